@@ -1,0 +1,73 @@
+"""``bytes`` — array -> bytes: the chunk's elements in C order, in a chosen byte order.
+
+Spec: https://zarr-specs.readthedocs.io/en/latest/v3/codecs/bytes/index.html
+Config: ``{"name": "bytes", "configuration": {"endian": "little"}}``; ``endian`` may be
+omitted for one-byte types (bool, int8, uint8, r8).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cuzarr.codecs.base import ArrayBytesCodec, ChunkSpec, as_bytes_view
+from cuzarr.codecs.registry import register_codec
+from cuzarr.errors import CorruptChunkError, MetadataError
+
+NATIVE_ENDIAN = sys.byteorder  # "little" on every platform cuzarr targets
+
+
+def _has_byte_order(dtype: np.dtype) -> bool:
+    if dtype.fields:
+        return any(_has_byte_order(f[0]) for f in dtype.fields.values())
+    if dtype.subdtype is not None:
+        return _has_byte_order(dtype.subdtype[0])
+    return dtype.kind not in "bV" and dtype.itemsize > 1 and dtype.kind not in "SO"
+
+
+@register_codec("bytes", aliases=("endian",))
+@dataclass(frozen=True)
+class BytesCodec(ArrayBytesCodec):
+    endian: str | None = "little"
+
+    def __post_init__(self) -> None:
+        if self.endian not in ("little", "big", None):
+            raise MetadataError(f"bytes codec: endian must be 'little' or 'big', not {self.endian!r}")
+
+    def config(self) -> dict[str, Any]:
+        return {} if self.endian is None else {"endian": self.endian}
+
+    def validate(self, spec: ChunkSpec) -> None:
+        if self.endian is None and _has_byte_order(spec.dtype):
+            raise MetadataError(f"bytes codec: 'endian' is required for data type {spec.dtype}")
+
+    def encoded_size(self, decoded_nbytes: int) -> int:
+        return decoded_nbytes
+
+    def stored_dtype(self, dtype: np.dtype) -> np.dtype:
+        """The dtype whose memory layout equals the encoded bytes."""
+        if self.endian is None or not _has_byte_order(dtype):
+            return dtype
+        return dtype.newbyteorder("<" if self.endian == "little" else ">")
+
+    def is_native(self, dtype: np.dtype) -> bool:
+        """True when decoding is a plain reinterpretation of the bytes (no swap)."""
+        return self.stored_dtype(dtype) == dtype
+
+    def decode_chunk(self, data: Any, spec: ChunkSpec) -> np.ndarray:
+        stored = self.stored_dtype(spec.dtype)
+        view = as_bytes_view(data)
+        if view.nbytes != spec.nbytes:
+            raise CorruptChunkError(
+                f"bytes codec: chunk has {view.nbytes} bytes, expected {spec.nbytes} "
+                f"for shape {spec.shape} of {spec.dtype}"
+            )
+        arr = np.frombuffer(view, dtype=stored).reshape(spec.shape)
+        return arr if stored == spec.dtype else arr.astype(spec.dtype)
+
+    def encode_chunk(self, data: np.ndarray, spec: ChunkSpec) -> np.ndarray:
+        arr = np.ascontiguousarray(data, dtype=self.stored_dtype(spec.dtype))
+        return arr.reshape(-1).view(np.uint8)

@@ -1,0 +1,76 @@
+"""The shared thread pool that runs host codecs and store calls.
+
+No thread is started at import. The pool is created on first use and created anew in a
+child process after ``fork()`` (data-loader workers fork), because a forked child
+inherits the pool object but none of its threads.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def _forget_pool_in_child() -> None:
+    global _pool, _lock
+    _pool = None
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
+def thread_count() -> int:
+    from cuzarr.config import config
+
+    n = config.get("threads")
+    return max(1, int(n) if n else (os.cpu_count() or 1))
+
+
+def executor() -> ThreadPoolExecutor:
+    """The process-wide pool, sized by ``config["threads"]`` (default: the core count)."""
+    global _pool, _pool_size
+    wanted = thread_count()
+    pool = _pool
+    if pool is not None and _pool_size == wanted:
+        return pool
+    with _lock:
+        if _pool is None or _pool_size != wanted:
+            old = _pool
+            _pool = ThreadPoolExecutor(max_workers=wanted, thread_name_prefix="cuzarr")
+            _pool_size = wanted
+            if old is not None:
+                old.shutdown(wait=False)
+        return _pool
+
+
+def parallel_map(fn: Callable[..., R], *items: Sequence[Any], min_items: int = 2) -> list[R]:
+    """``list(map(fn, *items))``, on the pool when there is enough work to share.
+
+    Runs inline for a single item, inside a pool thread (nested maps would deadlock a
+    bounded pool), and when only one thread is configured.
+    """
+    n = len(items[0])
+    if n < min_items or thread_count() == 1 or _in_pool_thread():
+        return list(map(fn, *items))
+    return list(executor().map(fn, *items))
+
+
+def _in_pool_thread() -> bool:
+    return threading.current_thread().name.startswith("cuzarr")
+
+
+def run_all(calls: Iterable[Callable[[], R]]) -> list[R]:
+    """Run zero-argument callables concurrently and return their results in order."""
+    calls = list(calls)
+    return parallel_map(lambda c: c(), calls)

@@ -1,0 +1,147 @@
+"""The store protocol: a flat key -> bytes map with byte-range reads and batched calls.
+
+Keys are ``/``-separated strings without a leading ``/`` (``"a/b/zarr.json"``). A value
+is any bytes-like object. Missing keys read as ``None`` (never an exception), which is
+how the pipeline learns that a chunk is absent and reads as the fill value.
+
+Batched calls (``get_ranges``, ``set_many``, ``delete_many``) are what the pipeline uses;
+their defaults run the single-key calls on the shared thread pool, and a store with a
+better batch primitive (fsspec's ``cat_ranges``, kvikio) overrides them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cuzarr.concurrency import parallel_map
+from cuzarr.errors import ReadOnlyError
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """Bytes ``[start, stop)`` of a value, with Python slice semantics:
+
+    - ``ByteRange(10, 20)``: bytes 10..19
+    - ``ByteRange(10)``: from byte 10 to the end
+    - ``ByteRange(-16)``: the last 16 bytes (a suffix)
+    """
+
+    start: int
+    stop: int | None = None
+
+    @classmethod
+    def suffix(cls, length: int) -> ByteRange:
+        return cls(-length, None)
+
+    @property
+    def is_suffix(self) -> bool:
+        return self.start < 0
+
+    @property
+    def length(self) -> int | None:
+        return None if self.stop is None else self.stop - self.start
+
+    def slice(self, data: Any) -> Any:
+        """Apply to an in-memory value (a view where the value allows one)."""
+        return memoryview(data)[self.start : self.stop]
+
+    def resolve(self, size: int) -> tuple[int, int]:
+        """Absolute (start, stop) inside a value of ``size`` bytes, clipped to it."""
+        start, stop, _ = slice(self.start, self.stop).indices(size)
+        return start, max(start, stop)
+
+
+RangeRequest = tuple[str, ByteRange | None]
+
+
+class Store:
+    """Base class; subclasses implement the single-key methods and may override batches."""
+
+    read_only: bool = False
+    # Whether get_ranges is cheap per request (local files, memory) or costly (network),
+    # which decides how eagerly the pipeline coalesces ranges.
+    supports_partial_reads: bool = True
+
+    # -- reads ---------------------------------------------------------------------------
+    def get(self, key: str, byte_range: ByteRange | None = None) -> Any | None:
+        raise NotImplementedError
+
+    def get_ranges(self, requests: Sequence[RangeRequest]) -> list[Any | None]:
+        """One call for a whole batch of reads; results in request order."""
+        return parallel_map(self.get, [k for k, _ in requests], [r for _, r in requests])
+
+    def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        return self.get_ranges([(k, None) for k in keys])
+
+    def exists(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    # -- writes --------------------------------------------------------------------------
+    def set(self, key: str, value: Any) -> None:
+        raise NotImplementedError
+
+    def set_many(self, items: Sequence[tuple[str, Any]]) -> None:
+        self.check_writable()
+        parallel_map(self.set, [k for k, _ in items], [v for _, v in items])
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; a missing key is not an error."""
+        raise NotImplementedError
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        self.check_writable()
+        parallel_map(self.delete, list(keys))
+
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every key under ``prefix`` (``"a/b/"``); ``""`` empties the store."""
+        self.check_writable()
+        self.delete_many(list(self.list_prefix(prefix)))
+
+    # -- listing -------------------------------------------------------------------------
+    def list(self) -> Iterator[str]:
+        return self.list_prefix("")
+
+    def list_prefix(self, prefix: str) -> Iterator[str]:
+        """Every key starting with ``prefix`` (full keys)."""
+        raise NotImplementedError
+
+    def list_dir(self, prefix: str) -> tuple[list[str], list[str]]:
+        """The direct children of ``prefix`` (``""`` or ``"a/b/"``): (key names, sub-prefix
+        names), both without the prefix and without a trailing ``/``, sorted."""
+        keys: set[str] = set()
+        dirs: set[str] = set()
+        for key in self.list_prefix(prefix):
+            rest = key[len(prefix) :]
+            head, sep, _ = rest.partition("/")
+            (dirs if sep else keys).add(head)
+        return sorted(keys), sorted(dirs)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyError(f"{self} is read-only")
+
+    def close(self) -> None:
+        """Release resources (flush an archive). The default does nothing."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+def slice_value(value: Any, byte_range: ByteRange | None) -> Any:
+    """Apply an optional byte range to a whole in-memory value."""
+    return value if byte_range is None else byte_range.slice(value)
+
+
+StoreLike = Any  # a Store, a path, a pathlib.Path, an fsspec URL, or a MutableMapping
