@@ -57,13 +57,26 @@ def executor() -> ThreadPoolExecutor:
 def parallel_map(fn: Callable[..., R], *items: Sequence[Any], min_items: int = 2) -> list[R]:
     """``list(map(fn, *items))``, on the pool when there is enough work to share.
 
-    Runs inline for a single item, inside a pool thread (nested maps would deadlock a
-    bounded pool), and when only one thread is configured.
+    The items are cut into a few contiguous runs per thread, so a batch of thousands of
+    small chunks costs a handful of pool tasks, not thousands. Runs inline for a single
+    item, inside a pool thread (nested maps would deadlock a bounded pool), and when
+    only one thread is configured.
     """
     n = len(items[0])
-    if n < min_items or thread_count() == 1 or _in_pool_thread():
+    threads = thread_count()
+    if n < min_items or threads == 1 or _in_pool_thread():
         return list(map(fn, *items))
-    return list(executor().map(fn, *items))
+    runs = min(n, threads * 4)
+    bounds = [n * i // runs for i in range(runs + 1)]
+
+    def run(i: int) -> list[R]:
+        lo, hi = bounds[i], bounds[i + 1]
+        return list(map(fn, *(seq[lo:hi] for seq in items)))
+
+    out: list[R] = []
+    for part in executor().map(run, range(runs)):
+        out.extend(part)
+    return out
 
 
 def _in_pool_thread() -> bool:

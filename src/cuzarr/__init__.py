@@ -1,0 +1,31 @@
+"""cuzarr: Zarr for Python, with a GPU hot path and a fast multi-threaded CPU path.
+
+``import cuzarr as zarr`` works for common zarr-python 3 code::
+
+    import cuzarr
+    a = cuzarr.create_array("data.zarr", shape=(1000, 1000), chunks=(100, 100), dtype="f4")
+    a[:10] = 1.0
+    print(cuzarr.open_array("data.zarr")[:2, :3])
+"""
+
+from cuzarr import concurrency, errors
+from cuzarr.api import create_array, create_group, open, open_array, open_group
+from cuzarr.array import Array
+from cuzarr.config import config
+from cuzarr.errors import ZarrError
+from cuzarr.group import Group
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Array",
+    "Group",
+    "ZarrError",
+    "config",
+    "create_array",
+    "create_group",
+    "errors",
+    "open",
+    "open_array",
+    "open_group",
+]

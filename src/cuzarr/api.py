@@ -1,0 +1,290 @@
+"""The top-level functions: open, open_array, open_group, create_array, create_group.
+
+They mirror zarr-python 3's signatures where the two overlap, so ``import cuzarr as
+zarr`` works for common code. Each turns a store-like into a Store, then defers to
+Array / Group.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cuzarr.array import Array, write_array_metadata
+from cuzarr.codecs.base import Codec
+from cuzarr.codecs.registry import as_codec
+from cuzarr.errors import (
+    ArrayNotFoundError,
+    ContainsNodeError,
+    GroupNotFoundError,
+    MetadataError,
+    NodeNotFoundError,
+    UnsupportedError,
+)
+from cuzarr.grid import ChunkKeyEncoding, RegularChunkGrid
+from cuzarr.group import (
+    Group,
+    ensure_parent_groups,
+    node_exists,
+    open_group_at,
+    open_node,
+    write_group_metadata,
+)
+from cuzarr.metadata.dtypes import as_dtype
+from cuzarr.metadata.fill import fill_value_for
+from cuzarr.metadata.v3 import ArrayMetadata, GroupMetadata
+from cuzarr.stores import make_store
+from cuzarr.stores.base import Store
+
+MODES = ("r", "r+", "a", "w", "w-")
+
+
+def _store(store: Any, mode: str, storage_options: dict | None) -> Store:
+    if mode not in MODES:
+        raise MetadataError(f"mode must be one of {MODES}, not {mode!r}")
+    return make_store(store, mode=mode, storage_options=storage_options)
+
+
+def _clean(path: str | None) -> str:
+    return (path or "").strip("/")
+
+
+# -- opening ------------------------------------------------------------------------------
+
+
+def open(
+    store: Any = None,
+    *,
+    mode: str = "a",
+    path: str | None = None,
+    zarr_format: int | None = None,
+    storage_options: dict | None = None,
+    **kwargs: Any,
+) -> Array | Group:
+    """Open the array or group at ``path``; create a group there (or an array, when
+    ``shape`` is given) if nothing exists and the mode allows it."""
+    _check_format(zarr_format)
+    if "shape" in kwargs:
+        return open_array(store, mode=mode, path=path, storage_options=storage_options, **kwargs)
+    s = _store(store, mode, storage_options)
+    path = _clean(path)
+    if mode in ("w", "w-"):
+        return open_group(s, mode=mode, path=path, **kwargs)
+    try:
+        return open_node(s, path, read_only=mode == "r")
+    except NodeNotFoundError:
+        if mode in ("r", "r+"):
+            raise
+        return create_group(s, path=path, **kwargs)
+
+
+def open_array(
+    store: Any = None,
+    *,
+    mode: str = "a",
+    path: str | None = None,
+    zarr_format: int | None = None,
+    storage_options: dict | None = None,
+    device: str | None = None,
+    **kwargs: Any,
+) -> Array:
+    """Open an existing array; with ``shape`` and a mode that allows it, create one."""
+    _check_format(zarr_format)
+    s = _store(store, mode, storage_options)
+    path = _clean(path)
+    if mode in ("w", "w-") or (mode == "a" and "shape" in kwargs and not node_exists(s, path)):
+        return create_array(s, name=path, overwrite=mode == "w", device=device, **kwargs)
+    try:
+        node = open_node(s, path, read_only=mode == "r", device=device)
+    except NodeNotFoundError:
+        raise ArrayNotFoundError(f"no array at {s}" + (f" path {path!r}" if path else "")) from None
+    if not isinstance(node, Array):
+        raise ArrayNotFoundError(f"{s} at path {path!r} is a group, not an array")
+    return node
+
+
+def open_group(
+    store: Any = None,
+    *,
+    mode: str = "a",
+    path: str | None = None,
+    zarr_format: int | None = None,
+    storage_options: dict | None = None,
+    attributes: dict | None = None,
+    **kwargs: Any,
+) -> Group:
+    """Open a group; with mode "a", "w" or "w-", create it when absent."""
+    _check_format(zarr_format)
+    s = _store(store, mode, storage_options)
+    path = _clean(path)
+    if mode in ("w", "w-"):
+        return create_group(s, path=path, overwrite=mode == "w", attributes=attributes)
+    try:
+        return open_group_at(s, path, read_only=mode == "r")
+    except NodeNotFoundError:
+        if mode in ("r", "r+"):
+            raise GroupNotFoundError(f"no group at {s}" + (f" path {path!r}" if path else "")) from None
+        return create_group(s, path=path, attributes=attributes)
+
+
+# -- creating -----------------------------------------------------------------------------
+
+
+def create_group(
+    store: Any = None,
+    *,
+    path: str | None = None,
+    overwrite: bool = False,
+    attributes: dict | None = None,
+    zarr_format: int | None = None,
+    storage_options: dict | None = None,
+) -> Group:
+    _check_format(zarr_format)
+    s = _store(store, "w" if overwrite else "a", storage_options)
+    path = _clean(path)
+    _make_room(s, path, overwrite)
+    ensure_parent_groups(s, path)
+    metadata = GroupMetadata(attributes=dict(attributes or {}))
+    write_group_metadata(s, path, metadata)
+    return Group(s, path, metadata)
+
+
+def create_array(
+    store: Any = None,
+    *,
+    name: str | None = None,
+    shape: Any = None,
+    dtype: Any = None,
+    data: Any = None,
+    chunks: Any = "auto",
+    shards: Any = None,
+    filters: Any = "auto",
+    compressors: Any = "auto",
+    serializer: Any = "auto",
+    fill_value: Any = None,
+    order: str | None = None,
+    zarr_format: int | None = None,
+    attributes: dict | None = None,
+    chunk_key_encoding: Any = None,
+    dimension_names: Sequence[str | None] | None = None,
+    storage_options: dict | None = None,
+    overwrite: bool = False,
+    config: dict | None = None,
+    write_data: bool = True,
+    device: str | None = None,
+) -> Array:
+    """Create an array (zarr-python 3's signature). ``data=`` gives shape, dtype and the
+    initial values in one go."""
+    _check_format(zarr_format)
+    if shards is not None:
+        raise UnsupportedError("sharding (shards=) is not supported by this cuzarr build yet")
+    if data is not None:
+        data = np.asarray(data)
+        shape = data.shape if shape is None else shape
+        dtype = data.dtype if dtype is None else dtype
+    if shape is None or dtype is None:
+        raise MetadataError("create_array needs shape and dtype (or data=)")
+    shape = _as_shape(shape)
+    np_dtype = as_dtype(dtype)
+    metadata = ArrayMetadata(
+        shape=shape,
+        dtype=np_dtype,
+        chunk_grid=RegularChunkGrid(_chunk_shape(chunks, shape, np_dtype)),
+        chunk_key_encoding=_key_encoding(chunk_key_encoding),
+        fill_value=fill_value_for(fill_value, np_dtype),
+        codecs=_codecs(filters, serializer, compressors, np_dtype),
+        attributes=dict(attributes or {}),
+        dimension_names=tuple(dimension_names) if dimension_names is not None else None,
+    )
+    s = _store(store, "w" if overwrite else "a", storage_options)
+    path = _clean(name)
+    _make_room(s, path, overwrite)
+    ensure_parent_groups(s, path)
+    write_array_metadata(s, path, metadata)
+    write_empty = (config or {}).get("write_empty_chunks")
+    array = Array(s, path, metadata, device=device, write_empty_chunks=write_empty)
+    if data is not None and write_data:
+        array[...] = data
+    return array
+
+
+def _check_format(zarr_format: int | None) -> None:
+    if zarr_format not in (None, 3):
+        raise UnsupportedError(f"zarr_format={zarr_format} is not supported by this cuzarr build (only 3)")
+
+
+def _make_room(store: Store, path: str, overwrite: bool) -> None:
+    if not node_exists(store, path):
+        return
+    if not overwrite:
+        where = f"{store}" + (f" at path {path!r}" if path else "")
+        raise ContainsNodeError(f"a node already exists in {where} (pass overwrite=True to replace it)")
+    store.delete_prefix(f"{path}/" if path else "")
+
+
+def _as_shape(shape: Any) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        out = tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise MetadataError(f"shape must be an int or a sequence of ints, not {shape!r}") from None
+    if any(s < 0 for s in out):
+        raise MetadataError(f"shape {out} has a negative extent")
+    return out
+
+
+def _chunk_shape(chunks: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[int, ...]:
+    if chunks is None or (isinstance(chunks, str) and chunks == "auto"):
+        return guess_chunks(shape, dtype.itemsize)
+    if isinstance(chunks, (int, np.integer)):
+        chunks = (int(chunks),) * len(shape)
+    chunks = tuple(chunks)
+    if len(chunks) != len(shape):
+        raise MetadataError(f"chunks {chunks} has {len(chunks)} dimensions, shape {shape} has {len(shape)}")
+    out = tuple(max(s, 1) if c in (None, -1) else int(c) for c, s in zip(chunks, shape))
+    if any(c <= 0 for c in out):
+        raise MetadataError(f"chunks {chunks} must be positive")
+    return out
+
+
+def guess_chunks(shape: tuple[int, ...], itemsize: int, target: int = 1 << 20) -> tuple[int, ...]:
+    """About ``target`` bytes per chunk: halve the largest dimension until it fits."""
+    chunks = [max(s, 1) for s in shape]
+    while math.prod(chunks) * itemsize > target and max(chunks) > 1:
+        i = chunks.index(max(chunks))
+        chunks[i] = -(-chunks[i] // 2)
+    return tuple(chunks)
+
+
+def _key_encoding(spec: Any) -> ChunkKeyEncoding:
+    if spec is None:
+        return ChunkKeyEncoding("default", "/")
+    if isinstance(spec, ChunkKeyEncoding):
+        return spec
+    if isinstance(spec, dict) and "name" in spec and "configuration" not in spec:
+        default_sep = "/" if spec["name"] == "default" else "."
+        return ChunkKeyEncoding(spec["name"], spec.get("separator", default_sep))
+    return ChunkKeyEncoding.from_json(spec)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _codecs(filters: Any, serializer: Any, compressors: Any, dtype: np.dtype) -> tuple[Codec, ...]:
+    from cuzarr.codecs.bytes import BytesCodec
+
+    filters = [] if isinstance(filters, str) and filters == "auto" else _as_list(filters)
+    if isinstance(serializer, str) and serializer == "auto":
+        serializer = BytesCodec("little" if dtype.itemsize > 1 or dtype.kind == "V" else None)
+    if isinstance(compressors, str) and compressors == "auto":
+        compressors = [{"name": "zstd", "configuration": {"level": 0, "checksum": False}}]
+    return tuple(as_codec(c) for c in [*filters, serializer, *_as_list(compressors)])

@@ -1,0 +1,367 @@
+"""``Array``: metadata + store + runtime settings; turns indexing into pipeline calls."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from cuzarr import indexing
+from cuzarr.attributes import Attributes
+from cuzarr.buffers import resolve_device
+from cuzarr.config import config
+from cuzarr.errors import IndexingError, MetadataError, ReadOnlyError
+from cuzarr.metadata.v3 import ArrayMetadata, dump_json
+from cuzarr.pipeline.chunk_io import ChunkIO
+from cuzarr.pipeline.read import read_projections
+from cuzarr.pipeline.write import write_projections
+from cuzarr.stores.base import Store
+
+
+def node_prefix(path: str) -> str:
+    return f"{path}/" if path else ""
+
+
+class Array:
+    """A Zarr array. Create one with :func:`cuzarr.create_array`, open one with
+    :func:`cuzarr.open_array`."""
+
+    def __init__(
+        self,
+        store: Store,
+        path: str,
+        metadata: ArrayMetadata,
+        *,
+        read_only: bool = False,
+        device: str | None = None,
+        write_empty_chunks: bool | None = None,
+    ):
+        self._store = store
+        self._path = path.strip("/")
+        self._metadata = metadata
+        self._read_only = read_only or store.read_only
+        self._device = resolve_device(device)
+        self._write_empty_chunks = write_empty_chunks
+        self._io = ChunkIO(store, node_prefix(self._path), metadata)
+
+    # -- description ----------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def name(self) -> str:
+        return "/" + self._path
+
+    @property
+    def basename(self) -> str:
+        return self._path.rsplit("/", 1)[-1]
+
+    @property
+    def metadata(self) -> ArrayMetadata:
+        return self._metadata
+
+    @property
+    def zarr_format(self) -> int:
+        return self._metadata.zarr_format
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._metadata.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._metadata.dtype
+
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        return self._metadata.chunk_shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    @property
+    def fill_value(self) -> Any:
+        return self._metadata.fill_value
+
+    @property
+    def dimension_names(self) -> tuple[str | None, ...] | None:
+        return self._metadata.dimension_names
+
+    @property
+    def codecs(self) -> tuple[Any, ...]:
+        return self._metadata.codecs
+
+    @property
+    def compressors(self) -> tuple[Any, ...]:
+        return tuple(c for c in self.codecs if c.kind == "bytes_to_bytes")
+
+    @property
+    def filters(self) -> tuple[Any, ...]:
+        return tuple(c for c in self.codecs if c.kind == "array_to_array")
+
+    @property
+    def serializer(self) -> Any:
+        return next(c for c in self.codecs if c.kind == "array_to_bytes")
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+    @property
+    def cdata_shape(self) -> tuple[int, ...]:
+        return self._metadata.chunk_grid.grid_shape(self.shape)
+
+    @property
+    def nchunks(self) -> int:
+        return int(np.prod(self.cdata_shape, dtype=np.int64))
+
+    @property
+    def nchunks_initialized(self) -> int:
+        """How many chunks are stored (the rest read as the fill value)."""
+        return sum(1 for _ in self._stored_chunk_coords())
+
+    @property
+    def attrs(self) -> Attributes:
+        return Attributes(lambda: self._metadata.attributes, self._set_attributes)
+
+    @property
+    def info(self) -> ArrayInfo:
+        return ArrayInfo(self)
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d array")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"<cuzarr.Array {self._store}{self.name} shape={self.shape} dtype={self.dtype}>"
+
+    # -- reads ----------------------------------------------------------------------------
+    def __getitem__(self, selection: Any) -> Any:
+        if indexing.is_pure_vectorized(selection, self.ndim):
+            return self.get_coordinate_selection(selection)
+        return self.get_orthogonal_selection(selection)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        data = self[...]
+        data = np.asarray(data)
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+    def get_basic_selection(self, selection: Any = Ellipsis, *, out: Any = None) -> Any:
+        return self._read(indexing.basic_selection(selection, self.shape, self._io.dims), out)
+
+    def get_orthogonal_selection(self, selection: Any, *, out: Any = None) -> Any:
+        return self._read(indexing.orthogonal_selection(selection, self.shape, self._io.dims), out)
+
+    def get_coordinate_selection(self, selection: Any, *, out: Any = None) -> Any:
+        return self._read(indexing.vectorized_selection(selection, self.shape, self._io.dims), out)
+
+    def get_mask_selection(self, mask: Any, *, out: Any = None) -> Any:
+        return self.get_coordinate_selection(np.asarray(mask, dtype=bool), out=out)
+
+    @property
+    def oindex(self) -> _OIndex:
+        return _OIndex(self)
+
+    @property
+    def vindex(self) -> _VIndex:
+        return _VIndex(self)
+
+    def _read(self, sel: indexing.Selection, out: Any) -> Any:
+        result = self._output_buffer(sel, out)
+        target = result
+        if sel.flat_out and not result.flags.c_contiguous:
+            target = np.empty(result.shape, dtype=result.dtype)
+        read_projections(self._io, sel.projections, sel.out_view(target))
+        if target is not result:
+            result[...] = target
+        if out is None and result.ndim == 0:
+            return result[()]
+        return result
+
+    def _output_buffer(self, sel: indexing.Selection, out: Any) -> np.ndarray:
+        if out is None:
+            return np.empty(sel.out_shape, dtype=self.dtype)
+        arr = out if isinstance(out, np.ndarray) else np.asarray(out)
+        if arr.shape != sel.out_shape:
+            raise IndexingError(f"out= has shape {arr.shape}, the selection has shape {sel.out_shape}")
+        if arr.dtype != self.dtype:
+            raise IndexingError(f"out= has dtype {arr.dtype}, the array has {self.dtype}")
+        if not arr.flags.writeable:
+            raise IndexingError("out= is read-only")
+        return arr
+
+    # -- writes ---------------------------------------------------------------------------
+    def __setitem__(self, selection: Any, value: Any) -> None:
+        if indexing.is_pure_vectorized(selection, self.ndim):
+            self.set_coordinate_selection(selection, value)
+        else:
+            self.set_orthogonal_selection(selection, value)
+
+    def set_basic_selection(self, selection: Any, value: Any) -> None:
+        self._write(indexing.basic_selection(selection, self.shape, self._io.dims), value)
+
+    def set_orthogonal_selection(self, selection: Any, value: Any) -> None:
+        self._write(indexing.orthogonal_selection(selection, self.shape, self._io.dims), value)
+
+    def set_coordinate_selection(self, selection: Any, value: Any) -> None:
+        self._write(indexing.vectorized_selection(selection, self.shape, self._io.dims), value)
+
+    def set_mask_selection(self, mask: Any, value: Any) -> None:
+        self.set_coordinate_selection(np.asarray(mask, dtype=bool), value)
+
+    def _write(self, sel: indexing.Selection, value: Any) -> None:
+        self._check_writable()
+        # Check and convert the whole value before any chunk is touched.
+        try:
+            arr = np.asarray(value, dtype=self.dtype)
+        except (TypeError, ValueError) as e:
+            raise IndexingError(f"cannot store {type(value).__name__} in a {self.dtype} array: {e}") from None
+        try:
+            arr = np.broadcast_to(arr, sel.out_shape)
+        except ValueError:
+            raise IndexingError(
+                f"value of shape {arr.shape} does not fit the selection of shape {sel.out_shape}"
+            ) from None
+        if sel.flat_out:
+            arr = arr.reshape(-1)
+        write_empty = self._write_empty_chunks
+        if write_empty is None:
+            write_empty = config["write_empty_chunks"]
+        write_projections(self._io, sel.projections, sel.out_view(arr) if not sel.flat_out else arr, write_empty)
+
+    def _check_writable(self) -> None:
+        if self._read_only:
+            raise ReadOnlyError(f"array {self.name!r} in {self._store} is read-only")
+
+    # -- shape and metadata ---------------------------------------------------------------
+    def resize(self, *shape: Any) -> None:
+        """Change the shape; chunks wholly outside the new shape are deleted."""
+        self._check_writable()
+        new_shape = tuple(int(s) for s in (shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape))
+        if len(new_shape) != self.ndim:
+            raise MetadataError(f"resize: new shape {new_shape} has {len(new_shape)} dimensions, the array {self.ndim}")
+        if any(s < 0 for s in new_shape):
+            raise MetadataError(f"resize: shape {new_shape} has a negative extent")
+        new_grid = self._metadata.chunk_grid.grid_shape(new_shape)
+        stale = [
+            self._io.key(c)
+            for c in self._stored_chunk_coords()
+            if any(ci >= n for ci, n in zip(c, new_grid))
+        ]
+        self._set_metadata(self._metadata.with_shape(new_shape))
+        if stale:
+            self._store.delete_many(stale)
+
+    def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
+        """Grow along ``axis`` and write ``data`` there; returns the new shape."""
+        data = np.asarray(data)
+        if data.ndim != self.ndim:
+            raise IndexingError(f"append: data has {data.ndim} dimensions, the array {self.ndim}")
+        axis = axis % self.ndim
+        for i, (a, b) in enumerate(zip(self.shape, data.shape)):
+            if i != axis and a != b:
+                raise IndexingError(f"append: data shape {data.shape} does not match {self.shape} off axis {axis}")
+        old = self.shape[axis]
+        new_shape = tuple(s + data.shape[axis] if i == axis else s for i, s in enumerate(self.shape))
+        self.resize(new_shape)
+        region = tuple(slice(old, None) if i == axis else slice(None) for i in range(self.ndim))
+        self[region] = data
+        return new_shape
+
+    def update_attributes(self, new: dict[str, Any]) -> Array:
+        self.attrs.update(new)
+        return self
+
+    def _set_attributes(self, attributes: dict[str, Any]) -> None:
+        self._check_writable()
+        self._set_metadata(self._metadata.with_attributes(attributes))
+
+    def _set_metadata(self, metadata: ArrayMetadata) -> None:
+        write_array_metadata(self._store, self._path, metadata)
+        self._metadata = metadata
+        self._io = ChunkIO(self._store, node_prefix(self._path), metadata)
+
+    def _stored_chunk_coords(self):
+        encoding = self._metadata.chunk_key_encoding
+        prefix = node_prefix(self._path)
+        for key in self._store.list_prefix(prefix):
+            rest = key[len(prefix):]
+            coords = encoding.decode(rest)
+            if coords is not None and len(coords) == self.ndim:
+                yield coords
+
+
+def write_array_metadata(store: Store, path: str, metadata: ArrayMetadata) -> None:
+    store.set(node_prefix(path) + "zarr.json", dump_json(metadata.to_json()))
+
+
+class _OIndex:
+    def __init__(self, array: Array):
+        self._array = array
+
+    def __getitem__(self, selection: Any) -> Any:
+        return self._array.get_orthogonal_selection(selection)
+
+    def __setitem__(self, selection: Any, value: Any) -> None:
+        self._array.set_orthogonal_selection(selection, value)
+
+
+class _VIndex:
+    def __init__(self, array: Array):
+        self._array = array
+
+    def __getitem__(self, selection: Any) -> Any:
+        return self._array.get_coordinate_selection(selection)
+
+    def __setitem__(self, selection: Any, value: Any) -> None:
+        self._array.set_coordinate_selection(selection, value)
+
+
+class ArrayInfo:
+    """What ``Array.info`` shows: the facts a user asks about first."""
+
+    def __init__(self, array: Array):
+        self._array = array
+
+    def as_dict(self) -> dict[str, Any]:
+        a = self._array
+        return {
+            "type": "Array",
+            "zarr_format": a.zarr_format,
+            "path": a.name,
+            "store": str(a.store),
+            "shape": a.shape,
+            "chunks": a.chunks,
+            "dtype": str(a.dtype),
+            "fill_value": a.fill_value.item() if hasattr(a.fill_value, "item") else a.fill_value,
+            "codecs": [json.dumps(c.to_v3()) for c in a.codecs],
+            "read_only": a.read_only,
+            "device": a.device,
+            "nbytes": a.nbytes,
+            "nchunks": a.nchunks,
+        }
+
+    def __repr__(self) -> str:
+        rows = self.as_dict()
+        width = max(map(len, rows))
+        return "\n".join(f"{k.ljust(width)} : {v}" for k, v in rows.items())

@@ -1,0 +1,1 @@
+"""The batched read and write pipeline: plan -> fetch -> decode -> scatter (and back)."""

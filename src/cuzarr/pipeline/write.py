@@ -1,0 +1,100 @@
+"""The write path: gather -> (read old chunks where a write is partial) -> encode the
+batch -> one batched store write.
+
+A chunk whose selection covers all of its in-bounds elements is built fresh (fill value
+outside the array, as the spec recommends); a partial chunk is read, decoded and
+modified. Chunks that end up holding only the fill value are deleted rather than
+written (unless ``write_empty_chunks``). A batch is fully encoded before any of it is
+stored, so a value that fails to encode leaves the batch's chunks untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cuzarr.codecs.base import ChunkSpec
+from cuzarr.concurrency import parallel_map
+from cuzarr.indexing import ChunkProjection
+from cuzarr.pipeline.chunk_io import ChunkIO
+
+
+def write_projections(
+    io: ChunkIO,
+    projections: Sequence[ChunkProjection],
+    value: np.ndarray,
+    write_empty_chunks: bool = False,
+) -> None:
+    """Write ``value`` (already the view the projections index, and of the array's
+    dtype) into the chunks."""
+    for batch in io.batches(projections):
+        _write_batch(io, batch, value, write_empty_chunks)
+
+
+def chunk_is_fill(chunk: np.ndarray, fill: Any) -> bool:
+    """Whether every element equals the fill value (NaN equals NaN; raw bytes compare)."""
+    if chunk.dtype.kind == "V":
+        return chunk.tobytes() == np.asarray(fill, dtype=chunk.dtype).tobytes() * chunk.size
+    if chunk.dtype.kind in "fc" and np.isnan(fill):
+        return bool(np.isnan(chunk).all())
+    return bool((chunk == fill).all())
+
+
+def _old_chunks(io: ChunkIO, batch: Sequence[ChunkProjection], keys: list[str]) -> dict[int, np.ndarray]:
+    """Decode the stored chunks that partial writes modify."""
+    partial = [i for i, p in enumerate(batch) if not p.is_complete]
+    if not partial:
+        return {}
+    datas = io.store.get_many([keys[i] for i in partial])
+    stored = [(i, d) for i, d in zip(partial, datas) if d is not None]
+    if not stored:
+        return {}
+    decoded = io.chain.decode(
+        [d for _, d in stored],
+        [io.spec(batch[i].chunk_coords) for i, _ in stored],
+        names=[keys[i] for i, _ in stored],
+    )
+    return {i: c for (i, _), c in zip(stored, decoded)}
+
+
+def _new_chunk(spec: ChunkSpec, old: np.ndarray | None) -> np.ndarray:
+    if old is not None:
+        return np.array(old, dtype=spec.dtype, order="C")  # writable copy
+    return np.full(spec.shape, spec.fill_value, dtype=spec.dtype)
+
+
+def _write_batch(io: ChunkIO, batch, value: np.ndarray, write_empty: bool) -> None:
+    keys = [io.key(p.chunk_coords) for p in batch]
+    specs = [io.spec(p.chunk_coords) for p in batch]
+    old = _old_chunks(io, batch, keys)
+
+    def build(i: int) -> np.ndarray:
+        p, spec = batch[i], specs[i]
+        src = value[p.out_selection]
+        if p.is_complete and src.shape == spec.shape and _is_whole(p.chunk_selection, spec.shape):
+            return src  # the value already is the chunk
+        chunk = _new_chunk(spec, old.get(i))
+        chunk[p.chunk_selection] = src
+        return chunk
+
+    chunks = parallel_map(build, list(range(len(batch))))
+    fill = io.metadata.fill_value
+    if write_empty:
+        empty = [False] * len(batch)
+    else:
+        empty = parallel_map(chunk_is_fill, chunks, [fill] * len(chunks))
+    keep = [i for i, e in enumerate(empty) if not e]
+    encoded = io.chain.encode([chunks[i] for i in keep], [specs[i] for i in keep])
+    io.store.set_many([(keys[i], data) for i, data in zip(keep, encoded)])
+    deleted = [keys[i] for i, e in enumerate(empty) if e]
+    if deleted:
+        io.store.delete_many(deleted)
+
+
+def _is_whole(selection: tuple[Any, ...], shape: tuple[int, ...]) -> bool:
+    return len(selection) == len(shape) and all(
+        isinstance(s, slice) and s.start == 0 and s.stop == n and s.step == 1
+        for s, n in zip(selection, shape)
+    )
