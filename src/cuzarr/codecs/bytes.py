@@ -31,7 +31,7 @@ def _has_byte_order(dtype: np.dtype) -> bool:
 @register_codec("bytes", aliases=("endian",))
 @dataclass(frozen=True)
 class BytesCodec(ArrayBytesCodec):
-    endian: str | None = "little"
+    endian: str | None = None
 
     def __post_init__(self) -> None:
         if self.endian not in ("little", "big", None):
