@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from cuzarr.array import Array, write_array_metadata
-from cuzarr.codecs.base import Codec
+from cuzarr.codecs.base import ChunkSpec, Codec
 from cuzarr.codecs.registry import as_codec
 from cuzarr.errors import (
     ArrayNotFoundError,
@@ -189,13 +189,15 @@ def create_array(
         raise MetadataError("create_array needs shape and dtype (or data=)")
     shape = _as_shape(shape)
     np_dtype = as_dtype(dtype)
+    chunk_shape = _chunk_shape(chunks, shape, np_dtype)
+    fill = fill_value_for(fill_value, np_dtype)
     metadata = ArrayMetadata(
         shape=shape,
         dtype=np_dtype,
-        chunk_grid=RegularChunkGrid(_chunk_shape(chunks, shape, np_dtype)),
+        chunk_grid=RegularChunkGrid(chunk_shape),
         chunk_key_encoding=_key_encoding(chunk_key_encoding),
-        fill_value=fill_value_for(fill_value, np_dtype),
-        codecs=_codecs(filters, serializer, compressors, np_dtype),
+        fill_value=fill,
+        codecs=_codecs(filters, serializer, compressors, np_dtype, chunk_shape, fill),
         attributes=dict(attributes or {}),
         dimension_names=tuple(dimension_names) if dimension_names is not None else None,
     )
@@ -279,7 +281,10 @@ def _as_list(value: Any) -> list[Any]:
     return [value]
 
 
-def _codecs(filters: Any, serializer: Any, compressors: Any, dtype: np.dtype) -> tuple[Codec, ...]:
+def _codecs(
+    filters: Any, serializer: Any, compressors: Any, dtype: np.dtype,
+    chunk_shape: tuple[int, ...], fill_value: Any,
+) -> tuple[Codec, ...]:
     from cuzarr.codecs.bytes import BytesCodec
 
     filters = [] if isinstance(filters, str) and filters == "auto" else _as_list(filters)
@@ -287,4 +292,16 @@ def _codecs(filters: Any, serializer: Any, compressors: Any, dtype: np.dtype) ->
         serializer = BytesCodec("little" if dtype.itemsize > 1 or dtype.kind == "V" else None)
     if isinstance(compressors, str) and compressors == "auto":
         compressors = [{"name": "zstd", "configuration": {"level": 0, "checksum": False}}]
-    return tuple(as_codec(c) for c in [*filters, serializer, *_as_list(compressors)])
+    codecs = [as_codec(c) for c in [*filters, serializer, *_as_list(compressors)]]
+    return evolve_codecs(codecs, ChunkSpec(chunk_shape, dtype, fill_value))
+
+
+def evolve_codecs(codecs: list[Codec], spec: ChunkSpec) -> tuple[Codec, ...]:
+    """Complete each codec for the chunks it will see (array->array codecs change them)."""
+    out = []
+    for codec in codecs:
+        codec = codec.evolve(spec)
+        out.append(codec)
+        if codec.kind == "array_to_array":
+            spec = codec.resolve(spec)
+    return tuple(out)

@@ -85,6 +85,11 @@ class Codec:
     def validate(self, spec: ChunkSpec) -> None:
         """Raise MetadataError if this codec cannot encode chunks like ``spec``."""
 
+    def evolve(self, spec: ChunkSpec) -> Codec:
+        """This codec completed for an array whose chunks look like ``spec`` (blosc records
+        its typesize, for example); what a new array's metadata states. Default: self."""
+        return self
+
     def resolve(self, spec: ChunkSpec) -> ChunkSpec:
         """The spec of the encoded chunk (array->array codecs may change shape/dtype)."""
         return spec
