@@ -21,6 +21,7 @@ __all__ = [
     "Array",
     "Group",
     "ZarrError",
+    "concurrency",
     "config",
     "create_array",
     "create_group",

@@ -1,0 +1,280 @@
+"""A store over a folder of files: one file per key, ``/`` in a key is a subfolder.
+
+Writes are atomic: the value goes to a temporary file in the target's own folder, which
+is then renamed over the target with ``os.replace``. A reader (or a crash) therefore sees
+either the old value or the new one, never a torn chunk or metadata document. Temporary
+files end in ``.cuzarr-tmp`` and are never listed.
+
+Reads are the hot path of every chunk read, so ``get`` is a handful of system calls
+(``open``, ``fstat``, ``pread``, ``close``) without Python file objects.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cuzarr.errors import StoreError
+from cuzarr.stores.base import ByteRange, Store
+
+TMP_SUFFIX = ".cuzarr-tmp"
+
+# One pread call returns at most ~2 GiB on Linux; bigger values are read in pieces.
+_MAX_PREAD = 1 << 30
+O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_O_TMP = (
+    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+)
+
+
+def check_key(key: str, store: object) -> None:
+    """Reject keys that could name a file outside the store (or two names for one file)."""
+    if not isinstance(key, str):
+        raise StoreError(f"store keys are str, got {type(key).__name__} {key!r} for {store}")
+    if not key or key[0] == "/" or "\\" in key or "\0" in key:
+        raise StoreError(f"invalid key {key!r} for {store}: keys are '/'-separated and relative")
+    # "a/./b" or "a//b" would alias "a/b"; ".." would escape the root.
+    if "." in key or "//" in key or key[-1] == "/":
+        for part in key.split("/"):
+            if part in ("", ".", ".."):
+                raise StoreError(f"invalid key {key!r} for {store}: it escapes the store root")
+
+
+def buffer_of(value: Any) -> memoryview:
+    """A flat byte view of any buffer-protocol value (copying only non-contiguous ones)."""
+    view = value if isinstance(value, memoryview) else memoryview(value)
+    if view.nbytes == 0:  # cast() refuses zeros in the shape
+        return memoryview(b"")
+    if not view.c_contiguous:
+        view = memoryview(view.tobytes())
+    return view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+
+class LocalStore(Store):
+    """A folder on a local (or mounted) file system.
+
+    ``get`` returns ``bytes`` (a ``bytearray`` for values over 1 GiB). The folder is
+    created on the first write, not on open, so opening a missing path creates nothing.
+    """
+
+    def __init__(
+        self, root: str | os.PathLike[str], read_only: bool = False, *, fsync: bool = False
+    ):
+        self.root = Path(os.path.abspath(os.fspath(root)))
+        self._root = str(self.root)
+        self.read_only = read_only
+        # fsync before the rename makes a write durable across power loss, at a cost of
+        # milliseconds per file; atomicity against process crashes does not need it.
+        self.fsync = fsync
+
+    def __repr__(self) -> str:
+        mode = ", read_only=True" if self.read_only else ""
+        return f"LocalStore({self._root!r}{mode})"
+
+    def __str__(self) -> str:
+        return self._root
+
+    def _path(self, key: str) -> str:
+        check_key(key, self)
+        return f"{self._root}/{key}"
+
+    # -- reads ---------------------------------------------------------------------------
+    def get(self, key: str, byte_range: ByteRange | None = None) -> bytes | bytearray | None:
+        path = self._path(key)
+        try:
+            fd = os.open(path, O_READ)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        except OSError as e:
+            raise StoreError(f"cannot read {key!r} from {self}: {e}") from e
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):  # a folder opens fine on POSIX
+                return None
+            start, stop = (0, st.st_size) if byte_range is None else byte_range.resolve(st.st_size)
+            return read_at(fd, stop - start, start)
+        except OSError as e:
+            raise StoreError(f"cannot read {key!r} from {self}: {e}") from e
+        finally:
+            os.close(fd)
+
+    def exists(self, key: str) -> bool:
+        return os.path.isfile(self._path(key))
+
+    # -- writes --------------------------------------------------------------------------
+    def set(self, key: str, value: Any) -> None:
+        self.check_writable()
+        path = self._path(key)
+        data = buffer_of(value)  # fails (TypeError) before any file is touched
+        folder, name = path.rsplit("/", 1)
+        tmp = f"{folder}/.{name}.{os.urandom(6).hex()}{TMP_SUFFIX}"
+        try:
+            fd = self._create(tmp, folder)
+        except OSError as e:
+            raise StoreError(f"cannot write {key!r} to {self}: {e}") from e
+        try:
+            try:
+                _write_all(fd, data)
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException as e:
+            # Whatever went wrong (disk full, Ctrl-C), the old value stays untouched.
+            _unlink_quietly(tmp)
+            if isinstance(e, OSError):
+                raise StoreError(f"cannot write {key!r} to {self}: {e}") from e
+            raise
+
+    @staticmethod
+    def _create(tmp: str, folder: str) -> int:
+        # Try first and create parents only when missing: the common case (the folder
+        # exists) costs one system call. Retried because a concurrent delete_prefix may
+        # remove the folder between makedirs and open.
+        attempts = 0
+        while True:
+            try:
+                return os.open(tmp, _O_TMP, 0o666)
+            except FileNotFoundError:
+                attempts += 1
+                if attempts == 3:
+                    raise
+            os.makedirs(folder, exist_ok=True)
+
+    def delete(self, key: str) -> None:
+        # Empty folders are left behind on purpose: pruning them would race with a
+        # concurrent set() into the same folder. Listing ignores them.
+        self.check_writable()
+        try:
+            os.unlink(self._path(key))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            pass
+        except OSError as e:
+            raise StoreError(f"cannot delete {key!r} from {self}: {e}") from e
+
+    def delete_prefix(self, prefix: str) -> None:
+        self.check_writable()
+        if prefix and not prefix.endswith("/"):
+            # "a/b" also matches "a/bc": no single folder holds exactly those keys.
+            return super().delete_prefix(prefix)
+        try:
+            if prefix:
+                check_key(prefix[:-1], self)
+                shutil.rmtree(f"{self._root}/{prefix[:-1]}")
+            else:
+                self._clear_root()
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        except OSError as e:
+            raise StoreError(f"cannot delete {prefix!r} from {self}: {e}") from e
+
+    def _clear_root(self) -> None:
+        # Empty the folder but keep it: it may be a mount point or hold permissions.
+        with os.scandir(self._root) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+
+    # -- listing -------------------------------------------------------------------------
+    def list_prefix(self, prefix: str) -> Iterator[str]:
+        # Start at the deepest folder the prefix names, and at that level descend only
+        # into entries that can match the prefix's last, partial segment.
+        folder, _, partial = prefix.rpartition("/")
+        if folder:
+            check_key(folder, self)
+        base = f"{self._root}/{folder}" if folder else self._root
+        key_base = f"{folder}/" if folder else ""
+        for entry in _scandir(base):
+            if not entry.name.startswith(partial) or entry.name.endswith(TMP_SUFFIX):
+                continue
+            if _is_dir(entry):
+                yield from _walk(entry.path, f"{key_base}{entry.name}/")
+            else:
+                yield key_base + entry.name
+
+    def list_dir(self, prefix: str) -> tuple[list[str], list[str]]:
+        if prefix and not prefix.endswith("/"):
+            return super().list_dir(prefix)
+        if prefix:
+            check_key(prefix[:-1], self)
+        keys: list[str] = []
+        dirs: list[str] = []
+        for entry in _scandir(f"{self._root}/{prefix[:-1]}" if prefix else self._root):
+            if entry.name.endswith(TMP_SUFFIX):
+                continue
+            if not _is_dir(entry):
+                keys.append(entry.name)
+            elif _holds_a_key(entry.path):  # folders emptied by delete() are no children
+                dirs.append(entry.name)
+        return sorted(keys), sorted(dirs)
+
+
+def read_at(fd: int, size: int, offset: int) -> bytes | bytearray:
+    if size <= _MAX_PREAD:
+        data = os.pread(fd, size, offset)
+        if len(data) == size:
+            return data
+    # Huge values (or a short read): fill a buffer piece by piece.
+    buf = bytearray(size)
+    view = memoryview(buf)
+    done = 0
+    while done < size:
+        n = os.preadv(fd, [view[done : done + _MAX_PREAD]], offset + done)
+        if n == 0:  # the file shrank under us (not through this store)
+            del view
+            del buf[done:]
+            break
+        done += n
+    return buf
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    done = 0
+    while done < len(data):
+        done += os.write(fd, data[done : done + _MAX_PREAD])
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _scandir(path: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(path) as entries:
+            return list(entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a dangling symlink
+        return False
+
+
+def _walk(path: str, key_prefix: str) -> Iterator[str]:
+    stack = [(path, key_prefix)]
+    while stack:
+        folder, prefix = stack.pop()
+        for entry in _scandir(folder):
+            if entry.name.endswith(TMP_SUFFIX):
+                continue
+            if _is_dir(entry):
+                stack.append((entry.path, f"{prefix}{entry.name}/"))
+            else:
+                yield prefix + entry.name
+
+
+def _holds_a_key(path: str) -> bool:
+    return next(_walk(path, ""), None) is not None
