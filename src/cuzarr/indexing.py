@@ -175,10 +175,11 @@ def orthogonal_selection(selection: Any, shape: Sequence[int], dims: Sequence[Di
     per_dim: list[list[_DimPiece]] = []
     out_shape: list[int] = []
     flip: list[int] = []
-    n_arrays = 0
+    n_arrays = n_ints = 0
     for axis, (sel, size, dim) in enumerate(zip(selection, shape, dims)):
         if _is_int(sel):
             per_dim.append(_int_pieces(_normalize_int(sel, size, axis), dim))
+            n_ints += 1
         elif isinstance(sel, slice):
             start, stop, step = sel.indices(size)
             if step < 0:
@@ -197,9 +198,10 @@ def orthogonal_selection(selection: Any, shape: Sequence[int], dims: Sequence[Di
             raise IndexingError("np.newaxis (None) is not supported in Zarr selections")
         else:
             raise IndexingError(f"axis {axis}: unsupported selection {sel!r}")
-    projections = [
-        _combine(pieces, outer=n_arrays >= 2) for pieces in itertools.product(*per_dim)
-    ]
+    # numpy treats ints as advanced indices too once an array is present, and moves the
+    # broadcast dimensions first when they are not adjacent: the outer form avoids that.
+    outer = n_arrays >= 2 or (n_arrays == 1 and n_ints > 0)
+    projections = [_combine(pieces, outer) for pieces in itertools.product(*per_dim)]
     return Selection(tuple(out_shape), projections, tuple(flip))
 
 

@@ -108,6 +108,9 @@ def as_codec(obj: Any) -> Codec:
         return codec_from_v3(obj)
     if isinstance(obj, dict):
         return codec_from_v2(obj) if "id" in obj and "name" not in obj else codec_from_v3(obj)
+    to_dict = getattr(obj, "to_dict", None)  # a zarr-python 3 codec object
+    if callable(to_dict):
+        return codec_from_v3(to_dict())
     get_config = getattr(obj, "get_config", None)  # a numcodecs codec instance
     if callable(get_config):
         return codec_from_v2(get_config())
