@@ -179,8 +179,6 @@ def create_array(
     """Create an array (zarr-python 3's signature). ``data=`` gives shape, dtype and the
     initial values in one go."""
     _check_format(zarr_format)
-    if shards is not None:
-        raise UnsupportedError("sharding (shards=) is not supported by this cuzarr build yet")
     if data is not None:
         data = np.asarray(data)
         shape = data.shape if shape is None else shape
@@ -191,13 +189,16 @@ def create_array(
     np_dtype = as_dtype(dtype)
     chunk_shape = _chunk_shape(chunks, shape, np_dtype)
     fill = fill_value_for(fill_value, np_dtype)
+    codecs = _codecs(filters, serializer, compressors, np_dtype, chunk_shape, fill)
+    if shards is not None:
+        chunk_shape, codecs = _sharded(shards, chunk_shape, codecs, np_dtype, fill)
     metadata = ArrayMetadata(
         shape=shape,
         dtype=np_dtype,
         chunk_grid=RegularChunkGrid(chunk_shape),
         chunk_key_encoding=_key_encoding(chunk_key_encoding),
         fill_value=fill,
-        codecs=_codecs(filters, serializer, compressors, np_dtype, chunk_shape, fill),
+        codecs=codecs,
         attributes=dict(attributes or {}),
         dimension_names=tuple(dimension_names) if dimension_names is not None else None,
     )
@@ -211,6 +212,24 @@ def create_array(
     if data is not None and write_data:
         array[...] = data
     return array
+
+
+def _sharded(
+    shards: Any, inner_shape: tuple[int, ...], inner_codecs: tuple[Codec, ...], dtype: np.dtype, fill: Any
+) -> tuple[tuple[int, ...], tuple[Codec, ...]]:
+    """``shards=(shape)`` or ``{"shape": ..., "index_location": "start"|"end"}`` ->
+    (the grid's chunk shape = the shard shape, [sharding_indexed wrapping the codecs])."""
+    from cuzarr.codecs.sharding import ShardingCodec
+
+    location = "end"
+    if isinstance(shards, dict):
+        location = shards.get("index_location", "end")
+        shards = shards.get("shape")
+    shard_shape = _chunk_shape(shards, tuple(inner_shape), dtype)
+    if any(s % c for s, c in zip(shard_shape, inner_shape)):
+        raise MetadataError(f"shards {shard_shape} must be a multiple of chunks {inner_shape} in every dimension")
+    codec = ShardingCodec(inner_shape, inner_codecs, None, location)
+    return shard_shape, (codec,)
 
 
 def _check_format(zarr_format: int | None) -> None:

@@ -13,7 +13,7 @@ from cuzarr.buffers import resolve_device
 from cuzarr.config import config
 from cuzarr.errors import IndexingError, MetadataError, ReadOnlyError
 from cuzarr.metadata.v3 import ArrayMetadata, dump_json
-from cuzarr.pipeline.chunk_io import ChunkIO
+from cuzarr.pipeline.chunk_io import make_chunk_io
 from cuzarr.pipeline.read import read_projections
 from cuzarr.pipeline.write import write_projections
 from cuzarr.stores.base import Store
@@ -43,7 +43,7 @@ class Array:
         self._read_only = read_only or store.read_only
         self._device = resolve_device(device)
         self._write_empty_chunks = write_empty_chunks
-        self._io = ChunkIO(store, node_prefix(self._path), metadata)
+        self._io = make_chunk_io(store, node_prefix(self._path), metadata)
 
     # -- description ----------------------------------------------------------------------
     @property
@@ -299,7 +299,7 @@ class Array:
     def _set_metadata(self, metadata: ArrayMetadata) -> None:
         write_array_metadata(self._store, self._path, metadata)
         self._metadata = metadata
-        self._io = ChunkIO(self._store, node_prefix(self._path), metadata)
+        self._io = make_chunk_io(self._store, node_prefix(self._path), metadata)
 
     def _stored_chunk_coords(self):
         encoding = self._metadata.chunk_key_encoding

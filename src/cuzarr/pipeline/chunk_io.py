@@ -1,10 +1,15 @@
-"""What the read and write paths need of an array: where its chunks live, what they
-are, and how they are encoded."""
+"""What the read and write paths need of an array: its grid of storage units, how a
+unit is encoded, and batched fetch/store of units.
+
+A unit is a chunk of an unsharded array, or an *inner* chunk of a sharded one: the shard
+view (:mod:`cuzarr.pipeline.shard_io`) has the same interface, so the read and write
+paths never check for sharding.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -17,19 +22,22 @@ from cuzarr.pipeline.chain import CodecChain
 from cuzarr.stores.base import Store
 
 
-@dataclass
 class ChunkIO:
-    store: Store
-    prefix: str  # "" for a root array, else "path/to/array/"
-    metadata: ArrayMetadata
-    chain: CodecChain = field(init=False)
+    """Units are the array's chunks, each stored whole under its own key."""
 
-    def __post_init__(self) -> None:
-        self.chain = CodecChain(self.metadata.codecs)
+    def __init__(self, store: Store, prefix: str, metadata: ArrayMetadata):
+        self.store = store
+        self.prefix = prefix  # "" for a root array, else "path/to/array/"
+        self.metadata = metadata
+        self.chain = CodecChain(metadata.codecs)
 
     @property
     def dims(self) -> tuple[DimGrid, ...]:
         return self.metadata.chunk_grid.dims(self.metadata.shape)
+
+    @property
+    def unit_shape(self) -> tuple[int, ...]:
+        return self.metadata.chunk_shape
 
     def key(self, coords: Sequence[int]) -> str:
         return self.prefix + self.metadata.chunk_key_encoding.encode(coords)
@@ -38,8 +46,33 @@ class ChunkIO:
         return self.metadata.chunk_spec(tuple(coords))
 
     def batches(self, projections: Sequence[ChunkProjection]) -> Iterator[Sequence[ChunkProjection]]:
-        """Cut a request into batches bounded in chunk count and decoded bytes."""
-        chunk_bytes = max(1, int(np.prod(self.metadata.chunk_shape, dtype=np.int64)) * self.metadata.dtype.itemsize)
-        size = max(1, min(config["batch_chunks"], config["batch_bytes"] // chunk_bytes))
-        for i in range(0, len(projections), size):
+        """Cut a request into batches bounded in unit count and decoded bytes."""
+        for i in range(0, len(projections), size := self.batch_size()):
             yield projections[i : i + size]
+
+    def batch_size(self) -> int:
+        unit_bytes = max(1, int(np.prod(self.unit_shape, dtype=np.int64)) * self.metadata.dtype.itemsize)
+        return max(1, min(config["batch_chunks"], config["batch_bytes"] // unit_bytes))
+
+    def fetch(self, coords: Sequence[tuple[int, ...]]) -> list[Any | None]:
+        """Encoded bytes of each unit (None when absent), in one batched store call."""
+        return self.store.get_many([self.key(c) for c in coords])
+
+    def store_units(self, coords: Sequence[tuple[int, ...]], datas: Sequence[Any | None]) -> None:
+        """Write encoded units; None deletes the unit (it reads as the fill value)."""
+        self.store.set_many([(self.key(c), d) for c, d in zip(coords, datas) if d is not None])
+        deleted = [self.key(c) for c, d in zip(coords, datas) if d is None]
+        if deleted:
+            self.store.delete_many(deleted)
+
+
+def make_chunk_io(store: Store, prefix: str, metadata: ArrayMetadata) -> ChunkIO:
+    """The shard view when the array's only codec is ``sharding_indexed`` (then inner
+    chunks can be read and written one by one), else plain chunks."""
+    from cuzarr.codecs.sharding import ShardingCodec
+
+    if len(metadata.codecs) == 1 and isinstance(metadata.codecs[0], ShardingCodec):
+        from cuzarr.pipeline.shard_io import ShardIO
+
+        return ShardIO(store, prefix, metadata)
+    return ChunkIO(store, prefix, metadata)

@@ -38,7 +38,7 @@ def _direct_target(io: ChunkIO, p: ChunkProjection, out: np.ndarray) -> np.ndarr
 
 def _read_batch(io: ChunkIO, batch: Sequence[ChunkProjection], out: np.ndarray) -> None:
     keys = [io.key(p.chunk_coords) for p in batch]
-    datas = io.store.get_many(keys)
+    datas = io.fetch([p.chunk_coords for p in batch])
     present = [i for i, d in enumerate(datas) if d is not None]
     missing = [batch[i] for i, d in enumerate(datas) if d is None]
     fill = io.metadata.fill_value

@@ -47,7 +47,7 @@ def _old_chunks(io: ChunkIO, batch: Sequence[ChunkProjection], keys: list[str]) 
     partial = [i for i, p in enumerate(batch) if not p.is_complete]
     if not partial:
         return {}
-    datas = io.store.get_many([keys[i] for i in partial])
+    datas = io.fetch([batch[i].chunk_coords for i in partial])
     stored = [(i, d) for i, d in zip(partial, datas) if d is not None]
     if not stored:
         return {}
@@ -87,10 +87,10 @@ def _write_batch(io: ChunkIO, batch, value: np.ndarray, write_empty: bool) -> No
         empty = parallel_map(chunk_is_fill, chunks, [fill] * len(chunks))
     keep = [i for i, e in enumerate(empty) if not e]
     encoded = io.chain.encode([chunks[i] for i in keep], [specs[i] for i in keep])
-    io.store.set_many([(keys[i], data) for i, data in zip(keep, encoded)])
-    deleted = [keys[i] for i, e in enumerate(empty) if e]
-    if deleted:
-        io.store.delete_many(deleted)
+    datas: list[Any] = [None] * len(batch)
+    for i, data in zip(keep, encoded):
+        datas[i] = data
+    io.store_units([p.chunk_coords for p in batch], datas)
 
 
 def _is_whole(selection: tuple[Any, ...], shape: tuple[int, ...]) -> bool:

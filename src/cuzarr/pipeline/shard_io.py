@@ -1,0 +1,206 @@
+"""The shard view: the units of a sharded array are its *inner* chunks.
+
+Reading a few inner chunks costs one range read of the shard index (cached per shard,
+then free) plus range reads of just those chunks, coalesced into few requests; a read
+that wants every inner chunk of a shard reads the shard once. Writes are grouped by
+shard: a shard whose inner chunks are all being written is assembled from the new ones
+alone; otherwise its untouched inner chunks are kept and the shard is rewritten in one
+(atomic) store write. A shard left with no data is deleted.
+
+The index cache belongs to the Array object: reopen the array to see shards that another
+process rewrote since they were first read.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from cuzarr.codecs.base import ChunkSpec
+from cuzarr.codecs.sharding import ShardIndex, ShardingCodec
+from cuzarr.config import config
+from cuzarr.errors import CorruptChunkError
+from cuzarr.grid import DimGrid, RegularChunkGrid
+from cuzarr.indexing import ChunkProjection
+from cuzarr.metadata.v3 import ArrayMetadata
+from cuzarr.pipeline.chain import CodecChain
+from cuzarr.pipeline.chunk_io import ChunkIO
+from cuzarr.pipeline.coalesce import coalesce
+from cuzarr.stores.base import ByteRange, Store
+
+INDEX_CACHE_SHARDS = 4096
+
+
+class ShardIO(ChunkIO):
+    def __init__(self, store: Store, prefix: str, metadata: ArrayMetadata):
+        super().__init__(store, prefix, metadata)
+        self.codec: ShardingCodec = metadata.codecs[0]
+        self.shard_shape = metadata.chunk_shape
+        self.per_shard = self.codec.chunks_per_shard(self.shard_shape)
+        self.n_inner = math.prod(self.per_shard)
+        self.chain = CodecChain(self.codec.codecs)
+        self._inner_spec = self.codec.inner_spec(metadata.chunk_spec())
+        self._index: OrderedDict[str, ShardIndex] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- the unit grid --------------------------------------------------------------------
+    @property
+    def dims(self) -> tuple[DimGrid, ...]:
+        return RegularChunkGrid(self.codec.chunk_shape).dims(self.metadata.shape)
+
+    @property
+    def unit_shape(self) -> tuple[int, ...]:
+        return self.codec.chunk_shape
+
+    def spec(self, coords: Sequence[int]) -> ChunkSpec:
+        return self._inner_spec
+
+    def locate(self, coords: Sequence[int]) -> tuple[tuple[int, ...], int]:
+        """(shard coords, flat C-order position of the inner chunk in its shard)."""
+        shard = tuple(c // n for c, n in zip(coords, self.per_shard))
+        local = tuple(c % n for c, n in zip(coords, self.per_shard))
+        flat = 0
+        for c, n in zip(local, self.per_shard):
+            flat = flat * n + c
+        return shard, flat
+
+    def shard_key(self, shard: Sequence[int]) -> str:
+        return self.prefix + self.metadata.chunk_key_encoding.encode(shard)
+
+    def key(self, coords: Sequence[int]) -> str:
+        shard, _ = self.locate(coords)
+        local = tuple(c % n for c, n in zip(coords, self.per_shard))
+        return f"{self.shard_key(shard)}[inner chunk {','.join(map(str, local))}]"
+
+    def batches(self, projections: Sequence[ChunkProjection]) -> Iterator[Sequence[ChunkProjection]]:
+        """Whole shards per batch, so a shard is fetched and written once per request."""
+        by_shard: dict[tuple[int, ...], list[ChunkProjection]] = defaultdict(list)
+        for p in projections:
+            by_shard[self.locate(p.chunk_coords)[0]].append(p)
+        batch: list[ChunkProjection] = []
+        limit = self.batch_size()
+        for group in by_shard.values():
+            if batch and len(batch) + len(group) > limit:
+                yield batch
+                batch = []
+            batch.extend(group)
+        if batch:
+            yield batch
+
+    # -- the index cache ------------------------------------------------------------------
+    def _cached(self, key: str) -> ShardIndex | None:
+        with self._lock:
+            index = self._index.get(key)
+            if index is not None:
+                self._index.move_to_end(key)
+            return index
+
+    def _remember(self, key: str, index: ShardIndex | None) -> None:
+        with self._lock:
+            if index is None:
+                self._index.pop(key, None)
+                return
+            self._index[key] = index
+            while len(self._index) > INDEX_CACHE_SHARDS:
+                self._index.popitem(last=False)
+
+    def _parse_whole(self, key: str, data: Any) -> tuple[memoryview, ShardIndex]:
+        view = memoryview(data).cast("B")
+        start, stop = self.codec.index_range(self.shard_shape)
+        if len(view) < self.codec.index_nbytes(self.shard_shape):
+            raise CorruptChunkError(f"shard {key!r}: {len(view)} bytes is shorter than its index")
+        index = self.codec.decode_index(view[start:stop], self.shard_shape, len(view), key)
+        self._remember(key, index)
+        return view, index
+
+    def _indexes(self, keys: list[str]) -> dict[str, ShardIndex | None]:
+        """Index of each shard (None when the shard does not exist), one batched read
+        for those not cached."""
+        found: dict[str, ShardIndex | None] = {k: self._cached(k) for k in keys}
+        wanted = [k for k, v in found.items() if v is None]
+        if wanted:
+            start, stop = self.codec.index_range(self.shard_shape)
+            datas = self.store.get_ranges([(k, ByteRange(start, stop)) for k in wanted])
+            for key, data in zip(wanted, datas):
+                if data is not None:
+                    index = self.codec.decode_index(data, self.shard_shape, None, key)
+                    self._remember(key, index)
+                    found[key] = index
+        return found
+
+    # -- reads ----------------------------------------------------------------------------
+    def fetch(self, coords: Sequence[tuple[int, ...]]) -> list[Any | None]:
+        out: list[Any | None] = [None] * len(coords)
+        wanted: dict[str, list[tuple[int, int]]] = defaultdict(list)  # key -> (slot, flat)
+        for slot, c in enumerate(coords):
+            shard, flat = self.locate(c)
+            wanted[self.shard_key(shard)].append((slot, flat))
+        whole = [k for k, items in wanted.items() if len({f for _, f in items}) == self.n_inner]
+        for key, data in zip(whole, self.store.get_many(whole)):
+            if data is not None:
+                view, index = self._parse_whole(key, data)
+                for slot, flat in wanted[key]:
+                    r = index.range(flat)
+                    out[slot] = None if r is None else view[r[0] : r[1]]
+        partial = [k for k in wanted if k not in set(whole)]
+        if partial:
+            self._fetch_ranges(partial, wanted, self._indexes(partial), out)
+        return out
+
+    def _fetch_ranges(self, keys, wanted, indexes, out) -> None:
+        requests: list[tuple[str, ByteRange]] = []
+        plans = []  # (key, merged range, [(slot, start, stop)])
+        for key in keys:
+            index = indexes[key]
+            if index is None:
+                continue
+            slots = [(slot, index.range(flat)) for slot, flat in wanted[key]]
+            slots = [(slot, r) for slot, r in slots if r is not None]
+            merged = coalesce(
+                [r for _, r in slots], config["coalesce_max_gap"], config["coalesce_max_size"]
+            )
+            for m in merged:
+                requests.append((key, ByteRange(m.start, m.stop)))
+                plans.append((key, m, [slots[i] for i in m.members]))
+        for (key, m, members), data in zip(plans, self.store.get_ranges(requests)):
+            view = memoryview(data).cast("B") if data is not None else memoryview(b"")
+            if len(view) < m.stop - m.start:
+                raise CorruptChunkError(
+                    f"shard {key!r}: its index points to bytes {m.start}..{m.stop}, but the shard "
+                    f"{'is gone' if data is None else f'ends {m.stop - m.start - len(view)} bytes short'}"
+                )
+            for slot, (start, stop) in members:
+                out[slot] = view[start - m.start : stop - m.start]
+
+    # -- writes ---------------------------------------------------------------------------
+    def store_units(self, coords: Sequence[tuple[int, ...]], datas: Sequence[Any | None]) -> None:
+        updates: dict[tuple[int, ...], dict[int, Any]] = defaultdict(dict)
+        for c, d in zip(coords, datas):
+            shard, flat = self.locate(c)
+            updates[shard][flat] = d
+        keys = {shard: self.shard_key(shard) for shard in updates}
+        partial = [s for s, u in updates.items() if len(u) < self.n_inner]
+        old = dict(zip(partial, self.store.get_many([keys[s] for s in partial])))
+        writes, deletes = [], []
+        for shard, new in updates.items():
+            parts: list[Any] = [None] * self.n_inner
+            if old.get(shard) is not None:
+                view, index = self._parse_whole(keys[shard], old[shard])
+                for i in range(self.n_inner):
+                    r = index.range(i)
+                    parts[i] = None if r is None else view[r[0] : r[1]]
+            for flat, data in new.items():
+                parts[flat] = data
+            shard_bytes = self.codec.assemble(parts, self.shard_shape)
+            self._remember(keys[shard], None)
+            if shard_bytes is None:
+                deletes.append(keys[shard])
+            else:
+                writes.append((keys[shard], shard_bytes))
+        if writes:
+            self.store.set_many(writes)
+        if deletes:
+            self.store.delete_many(deletes)
