@@ -277,3 +277,13 @@ def test_coalesce():
         (0, 20, (1, 2)), (100, 110, (0,)), (1000, 1010, (3,))
     ]
     assert len(coalesce([(i * 10, i * 10 + 10) for i in range(10)], 0, 30)) == 4
+
+
+def test_a_fresh_process_opens_a_sharded_array(tmp_path):
+    """The registry must know sharding_indexed without anything having imported it."""
+    import subprocess
+    import sys
+
+    zarr.create_array(str(tmp_path), shape=(4,), chunks=(2,), shards=(4,), dtype="u1")[...] = 3
+    code = "import cuzarr, sys; sys.exit(0 if (cuzarr.open_array(sys.argv[1])[...] == 3).all() else 1)"
+    assert subprocess.run([sys.executable, "-c", code, str(tmp_path)]).returncode == 0

@@ -33,6 +33,7 @@ _BUILTIN_MODULES = [
     "cuzarr.codecs.crc32c",
     "cuzarr.codecs.shuffle",
     "cuzarr.codecs.filters",
+    "cuzarr.codecs.sharding",
 ]
 
 
