@@ -35,6 +35,9 @@ class ChunkSpec:
     shape: tuple[int, ...]
     dtype: np.dtype
     fill_value: Any
+    # The part of the chunk inside the array (None: all of it). Formats that store edge
+    # chunks truncated (N5) need it; everything else ignores it.
+    extent: tuple[int, ...] | None = None
 
     @property
     def nbytes(self) -> int:

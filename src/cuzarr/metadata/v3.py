@@ -76,8 +76,13 @@ class ArrayMetadata:
         return self.chunk_grid.chunk_shape
 
     def chunk_spec(self, coords: tuple[int, ...] | None = None) -> ChunkSpec:
-        shape = self.chunk_grid.chunk_shape_at(coords) if coords is not None else self.chunk_shape
-        return ChunkSpec(tuple(shape), self.dtype, self.fill_value)
+        """What chunk ``coords`` is (without coords: a full interior chunk)."""
+        if coords is None:
+            return ChunkSpec(tuple(self.chunk_shape), self.dtype, self.fill_value)
+        dims = self.chunk_grid.dims(self.shape)
+        shape = tuple(d.length(c) for d, c in zip(dims, coords))
+        extent = tuple(d.stop(c) - d.start(c) for d, c in zip(dims, coords))
+        return ChunkSpec(shape, self.dtype, self.fill_value, None if extent == shape else extent)
 
     def validate(self, where: str = "zarr.json") -> None:
         if any((not isinstance(s, (int, np.integer))) or s < 0 for s in self.shape):

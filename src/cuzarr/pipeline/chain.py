@@ -24,16 +24,16 @@ class CodecChain:
         self.array_array = [c for c in self.codecs if c.kind == "array_to_array"]
         self.array_bytes = next(c for c in self.codecs if c.kind == "array_to_bytes")
         self.bytes_bytes = [c for c in self.codecs if c.kind == "bytes_to_bytes"]
-        self._specs: dict[tuple[int, ...], list[ChunkSpec]] = {}
+        self._specs: dict[tuple, list[ChunkSpec]] = {}
 
     def layer_specs(self, spec: ChunkSpec) -> list[ChunkSpec]:
         """Input spec of each array->array codec, then of the array->bytes codec."""
-        specs = self._specs.get(spec.shape)
+        specs = self._specs.get((spec.shape, spec.extent))
         if specs is None:
             specs = [spec]
             for codec in self.array_array:
                 specs.append(codec.resolve(specs[-1]))
-            self._specs[spec.shape] = specs
+            self._specs[(spec.shape, spec.extent)] = specs
         return specs
 
     def decodes_into_out(self, spec: ChunkSpec) -> bool:
