@@ -24,7 +24,7 @@ from cuzarr.errors import (
     NodeNotFoundError,
     UnsupportedError,
 )
-from cuzarr.grid import ChunkKeyEncoding, RegularChunkGrid
+from cuzarr.grid import ChunkGrid, ChunkKeyEncoding, RegularChunkGrid, make_chunk_grid
 from cuzarr.group import (
     Group,
     ensure_parent_groups,
@@ -187,15 +187,15 @@ def create_array(
         raise MetadataError("create_array needs shape and dtype (or data=)")
     shape = _as_shape(shape)
     np_dtype = as_dtype(dtype)
-    chunk_shape = _chunk_shape(chunks, shape, np_dtype)
+    grid = make_chunk_grid(_chunk_shape(chunks, shape, np_dtype))
     fill = fill_value_for(fill_value, np_dtype)
-    codecs = _codecs(filters, serializer, compressors, np_dtype, chunk_shape, fill)
+    codecs = _codecs(filters, serializer, compressors, np_dtype, grid.chunk_shape, fill)
     if shards is not None:
-        chunk_shape, codecs = _sharded(shards, chunk_shape, codecs, np_dtype, fill)
+        grid, codecs = _sharded(shards, grid, codecs, np_dtype, fill)
     metadata = ArrayMetadata(
         shape=shape,
         dtype=np_dtype,
-        chunk_grid=RegularChunkGrid(chunk_shape),
+        chunk_grid=grid,
         chunk_key_encoding=_key_encoding(chunk_key_encoding),
         fill_value=fill,
         codecs=codecs,
@@ -215,21 +215,28 @@ def create_array(
 
 
 def _sharded(
-    shards: Any, inner_shape: tuple[int, ...], inner_codecs: tuple[Codec, ...], dtype: np.dtype, fill: Any
-) -> tuple[tuple[int, ...], tuple[Codec, ...]]:
+    shards: Any, inner: ChunkGrid, inner_codecs: tuple[Codec, ...], dtype: np.dtype, fill: Any
+) -> tuple[ChunkGrid, tuple[Codec, ...]]:
     """``shards=(shape)`` or ``{"shape": ..., "index_location": "start"|"end"}`` ->
-    (the grid's chunk shape = the shard shape, [sharding_indexed wrapping the codecs])."""
+    (the outer grid, whose chunks are shards, and [sharding_indexed wrapping the codecs]).
+    Shards may be rectilinear (lists of shard lengths); inner chunks are regular."""
     from cuzarr.codecs.sharding import ShardingCodec
 
+    if not isinstance(inner, RegularChunkGrid):
+        raise MetadataError("with shards=, chunks (the inner chunk shape) must be regular")
     location = "end"
     if isinstance(shards, dict):
         location = shards.get("index_location", "end")
         shards = shards.get("shape")
-    shard_shape = _chunk_shape(shards, tuple(inner_shape), dtype)
-    if any(s % c for s, c in zip(shard_shape, inner_shape)):
-        raise MetadataError(f"shards {shard_shape} must be a multiple of chunks {inner_shape} in every dimension")
-    codec = ShardingCodec(inner_shape, inner_codecs, None, location)
-    return shard_shape, (codec,)
+    outer = make_chunk_grid(_chunk_shape(shards, tuple(inner.chunk_shape), dtype))
+    for axis, (spec, c) in enumerate(zip(getattr(outer, "chunk_shapes", outer.chunk_shape), inner.chunk_shape)):
+        lengths = spec if isinstance(spec, tuple) else (spec,)
+        if any(n % c for n in lengths):
+            raise MetadataError(
+                f"shards must be a multiple of chunks {inner.chunk_shape} in every dimension "
+                f"(dimension {axis}: {spec})"
+            )
+    return outer, (ShardingCodec(inner.chunk_shape, inner_codecs, None, location),)
 
 
 def _check_format(zarr_format: int | None) -> None:
@@ -258,7 +265,9 @@ def _as_shape(shape: Any) -> tuple[int, ...]:
     return out
 
 
-def _chunk_shape(chunks: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[int, ...]:
+def _chunk_shape(chunks: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[Any, ...]:
+    """Chunk lengths per dimension: ints (a regular grid), or per-dimension lists of
+    lengths (a rectilinear grid)."""
     if chunks is None or (isinstance(chunks, str) and chunks == "auto"):
         return guess_chunks(shape, dtype.itemsize)
     if isinstance(chunks, (int, np.integer)):
@@ -266,8 +275,12 @@ def _chunk_shape(chunks: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[
     chunks = tuple(chunks)
     if len(chunks) != len(shape):
         raise MetadataError(f"chunks {chunks} has {len(chunks)} dimensions, shape {shape} has {len(shape)}")
-    out = tuple(max(s, 1) if c in (None, -1) else int(c) for c, s in zip(chunks, shape))
-    if any(c <= 0 for c in out):
+    out = tuple(
+        tuple(int(v) for v in c) if isinstance(c, (list, tuple))
+        else max(s, 1) if c in (None, -1) else int(c)
+        for c, s in zip(chunks, shape)
+    )
+    if any(min(c) <= 0 if isinstance(c, tuple) else c <= 0 for c in out):
         raise MetadataError(f"chunks {chunks} must be positive")
     return out
 

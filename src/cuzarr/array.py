@@ -79,8 +79,9 @@ class Array:
         return self._metadata.dtype
 
     @property
-    def chunks(self) -> tuple[int, ...]:
-        return self._metadata.chunk_shape
+    def chunks(self) -> tuple[Any, ...]:
+        """The chunk shape; for a rectilinear grid, per dimension the chunk lengths."""
+        return self._metadata.chunk_grid.chunks(self.shape)
 
     @property
     def ndim(self) -> int:

@@ -15,7 +15,7 @@ import numpy as np
 from cuzarr.codecs.base import ChunkSpec, Codec
 from cuzarr.codecs.registry import codec_from_v3
 from cuzarr.errors import MetadataError, UnsupportedError
-from cuzarr.grid import ChunkKeyEncoding, RegularChunkGrid, parse_chunk_grid
+from cuzarr.grid import ChunkGrid, ChunkKeyEncoding, RectilinearChunkGrid, parse_chunk_grid
 from cuzarr.metadata.dtypes import data_type_to_v3, parse_data_type_v3
 from cuzarr.metadata.fill import encode_fill_value, parse_fill_value
 
@@ -54,7 +54,7 @@ def check_codec_order(codecs: tuple[Codec, ...], where: str) -> None:
 class ArrayMetadata:
     shape: tuple[int, ...]
     dtype: np.dtype
-    chunk_grid: RegularChunkGrid
+    chunk_grid: ChunkGrid
     chunk_key_encoding: ChunkKeyEncoding
     fill_value: Any
     codecs: tuple[Codec, ...]
@@ -94,11 +94,24 @@ class ArrayMetadata:
                 f"shape has {len(self.shape)}"
             )
         check_codec_order(self.codecs, where)
-        spec = self.chunk_spec()
-        for codec in self.codecs:
-            codec.validate(spec)
-            if codec.kind == "array_to_array":
-                spec = codec.resolve(spec)
+        for spec in self._distinct_chunk_specs():
+            for codec in self.codecs:
+                codec.validate(spec)
+                if codec.kind == "array_to_array":
+                    spec = codec.resolve(spec)
+
+    def _distinct_chunk_specs(self) -> list[ChunkSpec]:
+        """Specs that cover every chunk length on every axis (one for a regular grid):
+        codecs check shapes per axis (rank, divisibility), so this is enough."""
+        if not isinstance(self.chunk_grid, RectilinearChunkGrid):
+            return [self.chunk_spec()]
+        dims = self.chunk_grid.dims(self.shape)
+        lengths = [sorted({d.length(i) for i in range(d.nchunks)}) or [d.length(0)] for d in dims]
+        base = [ls[0] for ls in lengths]
+        shapes = {tuple(base)}
+        for axis, ls in enumerate(lengths):
+            shapes.update(tuple(base[:axis] + [n] + base[axis + 1 :]) for n in ls)
+        return [ChunkSpec(shape, self.dtype, self.fill_value) for shape in sorted(shapes)]
 
     def with_shape(self, shape: tuple[int, ...]) -> ArrayMetadata:
         return replace(self, shape=tuple(shape))

@@ -70,8 +70,11 @@ def make_chunk_io(store: Store, prefix: str, metadata: ArrayMetadata) -> ChunkIO
     """The shard view when the array's only codec is ``sharding_indexed`` (then inner
     chunks can be read and written one by one), else plain chunks."""
     from cuzarr.codecs.sharding import ShardingCodec
+    from cuzarr.grid import RegularChunkGrid
 
-    if len(metadata.codecs) == 1 and isinstance(metadata.codecs[0], ShardingCodec):
+    # Irregular shards are decoded whole (the shard view assumes one shard shape).
+    regular = isinstance(metadata.chunk_grid, RegularChunkGrid)
+    if regular and len(metadata.codecs) == 1 and isinstance(metadata.codecs[0], ShardingCodec):
         from cuzarr.pipeline.shard_io import ShardIO
 
         return ShardIO(store, prefix, metadata)
