@@ -34,11 +34,16 @@ def write_projections(
 
 
 def chunk_is_fill(chunk: np.ndarray, fill: Any) -> bool:
-    """Whether every element equals the fill value (NaN equals NaN; raw bytes compare)."""
-    if chunk.dtype.kind == "V":
+    """Whether every element is bit-for-bit the fill value. Floats compare as bits, so a
+    NaN with another payload, a -0.0 under a 0.0 fill, or a complex number that is NaN
+    in only one part is data, not fill."""
+    kind = chunk.dtype.kind
+    if kind == "V":
         return chunk.tobytes() == np.asarray(fill, dtype=chunk.dtype).tobytes() * chunk.size
-    if chunk.dtype.kind in "fc" and np.isnan(fill):
-        return bool(np.isnan(chunk).all())
+    if kind in "fc":
+        unit = np.dtype(f"u{chunk.dtype.itemsize // (2 if kind == 'c' else 1)}")
+        bits = np.ascontiguousarray(chunk).view(unit).reshape(-1, 2 if kind == "c" else 1)
+        return bool((bits == np.asarray(fill, dtype=chunk.dtype).reshape(1).view(unit)).all())
     return bool((chunk == fill).all())
 
 
