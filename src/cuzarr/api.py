@@ -16,6 +16,7 @@ import numpy as np
 from cuzarr.array import Array, write_array_metadata
 from cuzarr.codecs.base import ChunkSpec, Codec
 from cuzarr.codecs.registry import as_codec
+from cuzarr.config import config as _config
 from cuzarr.errors import (
     ArrayNotFoundError,
     ContainsNodeError,
@@ -33,8 +34,10 @@ from cuzarr.group import (
     open_node,
     write_group_metadata,
 )
+from cuzarr.metadata.convert import default_serializer, new_v2_metadata
 from cuzarr.metadata.dtypes import as_dtype
 from cuzarr.metadata.fill import fill_value_for
+from cuzarr.metadata.n5 import new_n5_metadata
 from cuzarr.metadata.v3 import ArrayMetadata, GroupMetadata
 from cuzarr.stores import make_store
 from cuzarr.stores.base import Store
@@ -68,17 +71,20 @@ def open(
     ``shape`` is given) if nothing exists and the mode allows it."""
     _check_format(zarr_format)
     if "shape" in kwargs:
-        return open_array(store, mode=mode, path=path, storage_options=storage_options, **kwargs)
+        return open_array(
+            store, mode=mode, path=path, storage_options=storage_options, zarr_format=zarr_format, **kwargs
+        )
     s = _store(store, mode, storage_options)
     path = _clean(path)
     if mode in ("w", "w-"):
-        return open_group(s, mode=mode, path=path, **kwargs)
+        return open_group(s, mode=mode, path=path, zarr_format=zarr_format, **kwargs)
     try:
-        return open_node(s, path, read_only=mode == "r")
+        # zarr_format=None: v3 wins where a store holds both (migrated in place)
+        return open_node(s, path, read_only=mode == "r", zarr_format=zarr_format)
     except NodeNotFoundError:
         if mode in ("r", "r+"):
             raise
-        return create_group(s, path=path, **kwargs)
+        return create_group(s, path=path, zarr_format=zarr_format, **kwargs)
 
 
 def open_array(
@@ -96,9 +102,13 @@ def open_array(
     s = _store(store, mode, storage_options)
     path = _clean(path)
     if mode in ("w", "w-") or (mode == "a" and "shape" in kwargs and not node_exists(s, path)):
-        return create_array(s, name=path, overwrite=mode == "w", device=device, **kwargs)
+        return create_array(
+            s, name=path, overwrite=mode == "w", device=device, zarr_format=zarr_format, **kwargs
+        )
     try:
-        node = open_node(s, path, read_only=mode == "r", device=device)
+        node = open_node(
+            s, path, read_only=mode == "r", device=device, zarr_format=zarr_format, use_consolidated=False
+        )
     except NodeNotFoundError:
         raise ArrayNotFoundError(f"no array at {s}" + (f" path {path!r}" if path else "")) from None
     if not isinstance(node, Array):
@@ -114,20 +124,28 @@ def open_group(
     zarr_format: int | None = None,
     storage_options: dict | None = None,
     attributes: dict | None = None,
+    use_consolidated: bool | None = None,
     **kwargs: Any,
 ) -> Group:
-    """Open a group; with mode "a", "w" or "w-", create it when absent."""
+    """Open a group; with mode "a", "w" or "w-", create it when absent.
+
+    ``use_consolidated`` (zarr-python's semantics): None uses the group's consolidated
+    metadata when it has some, True requires it, False ignores it."""
     _check_format(zarr_format)
     s = _store(store, mode, storage_options)
     path = _clean(path)
     if mode in ("w", "w-"):
-        return create_group(s, path=path, overwrite=mode == "w", attributes=attributes)
+        return create_group(
+            s, path=path, overwrite=mode == "w", attributes=attributes, zarr_format=zarr_format
+        )
     try:
-        return open_group_at(s, path, read_only=mode == "r")
+        return open_group_at(
+            s, path, read_only=mode == "r", zarr_format=zarr_format, use_consolidated=use_consolidated
+        )
     except NodeNotFoundError:
         if mode in ("r", "r+"):
             raise GroupNotFoundError(f"no group at {s}" + (f" path {path!r}" if path else "")) from None
-        return create_group(s, path=path, attributes=attributes)
+        return create_group(s, path=path, attributes=attributes, zarr_format=zarr_format)
 
 
 # -- creating -----------------------------------------------------------------------------
@@ -142,12 +160,12 @@ def create_group(
     zarr_format: int | None = None,
     storage_options: dict | None = None,
 ) -> Group:
-    _check_format(zarr_format)
+    zarr_format = _format(zarr_format)
     s = _store(store, "w" if overwrite else "a", storage_options)
     path = _clean(path)
     _make_room(s, path, overwrite)
-    ensure_parent_groups(s, path)
-    metadata = GroupMetadata(attributes=dict(attributes or {}))
+    ensure_parent_groups(s, path, zarr_format)
+    metadata = GroupMetadata(attributes=dict(attributes or {}), zarr_format=zarr_format)
     write_group_metadata(s, path, metadata)
     return Group(s, path, metadata)
 
@@ -187,6 +205,33 @@ def create_array(
         raise MetadataError("create_array needs shape and dtype (or data=)")
     shape = _as_shape(shape)
     np_dtype = as_dtype(dtype)
+    if _format(zarr_format) == 2:
+        if shards is not None or dimension_names is not None:
+            raise UnsupportedError("Zarr v2 has no shards and no dimension_names (use zarr_format=3)")
+        metadata = new_v2_metadata(
+            shape=shape,
+            dtype=np_dtype,
+            user_dtype=dtype,
+            chunk_shape=_chunk_shape(chunks, shape, np_dtype),
+            fill_value=fill_value_for(fill_value, np_dtype),
+            filters=filters,
+            compressors=compressors,
+            serializer=serializer,
+            order=order,
+            separator=_v2_separator(chunk_key_encoding),
+            attributes=dict(attributes or {}),
+        )
+        return _finish_array(
+            metadata, store, name, storage_options, overwrite, config, data, write_data, device
+        )
+    if _format(zarr_format) == "n5":  # N5: shape and chunks in the reversed (C-order) view
+        if shards is not None:
+            raise UnsupportedError("N5 has no shards (use zarr_format=3)")
+        metadata = new_n5_metadata(
+            shape, np_dtype, _chunk_shape(chunks, shape, np_dtype), compressors=compressors, filters=filters,
+            fill_value=fill_value, attributes=attributes, dimension_names=dimension_names, root=not _clean(name),
+        )
+        return _finish_array(metadata, store, name, storage_options, overwrite, config, data, write_data, device)
     grid = make_chunk_grid(_chunk_shape(chunks, shape, np_dtype))
     fill = fill_value_for(fill_value, np_dtype)
     codecs = _codecs(filters, serializer, compressors, np_dtype, grid.chunk_shape, fill)
@@ -202,10 +247,18 @@ def create_array(
         attributes=dict(attributes or {}),
         dimension_names=tuple(dimension_names) if dimension_names is not None else None,
     )
+    return _finish_array(metadata, store, name, storage_options, overwrite, config, data, write_data, device)
+
+
+def _finish_array(
+    metadata: ArrayMetadata, store: Any, name: str | None, storage_options: dict | None,
+    overwrite: bool, config: dict | None, data: Any, write_data: bool, device: str | None,
+) -> Array:
+    """Write a new array's metadata (and ``data``) into the store."""
     s = _store(store, "w" if overwrite else "a", storage_options)
     path = _clean(name)
     _make_room(s, path, overwrite)
-    ensure_parent_groups(s, path)
+    ensure_parent_groups(s, path, metadata.zarr_format)
     write_array_metadata(s, path, metadata)
     write_empty = (config or {}).get("write_empty_chunks")
     array = Array(s, path, metadata, device=device, write_empty_chunks=write_empty)
@@ -240,8 +293,24 @@ def _sharded(
 
 
 def _check_format(zarr_format: int | None) -> None:
-    if zarr_format not in (None, 3):
-        raise UnsupportedError(f"zarr_format={zarr_format} is not supported by this cuzarr build (only 3)")
+    if zarr_format not in (None, 2, 3, "n5"):
+        raise UnsupportedError(f"zarr_format must be 2, 3, 'n5' or None, not {zarr_format!r}")
+
+
+def _format(zarr_format: int | None) -> int:
+    """The format a new node gets: the one asked for, else config's default_zarr_format."""
+    _check_format(zarr_format)
+    return zarr_format if zarr_format is not None else int(_config["default_zarr_format"])
+
+
+def _v2_separator(spec: Any) -> str:
+    """A v2 array's dimension_separator from ``chunk_key_encoding`` (default ".")."""
+    if spec is None:
+        return "."
+    encoding = _key_encoding(spec)
+    if encoding.name != "v2":
+        raise UnsupportedError(f"Zarr v2 arrays use the 'v2' chunk key encoding, not {encoding.name!r}")
+    return encoding.separator
 
 
 def _make_room(store: Store, path: str, overwrite: bool) -> None:
@@ -317,14 +386,19 @@ def _codecs(
     filters: Any, serializer: Any, compressors: Any, dtype: np.dtype,
     chunk_shape: tuple[int, ...], fill_value: Any,
 ) -> tuple[Codec, ...]:
-    from cuzarr.codecs.bytes import BytesCodec
-
     filters = [] if isinstance(filters, str) and filters == "auto" else _as_list(filters)
     if isinstance(serializer, str) and serializer == "auto":
-        serializer = BytesCodec("little" if dtype.itemsize > 1 or dtype.kind == "V" else None)
+        serializer = default_serializer(dtype)
     if isinstance(compressors, str) and compressors == "auto":
         compressors = [{"name": "zstd", "configuration": {"level": 0, "checksum": False}}]
-    codecs = [as_codec(c) for c in [*filters, serializer, *_as_list(compressors)]]
+    filters = [as_codec(c) for c in filters]
+    for f in filters:  # v2 lets bytes codecs be filters; v3 does not: say so plainly
+        if f.kind != "array_to_array":
+            raise UnsupportedError(
+                f"codec {f.name!r} is {f.kind.replace('_to_', '->')}: Zarr v3 filters are "
+                "array->array (pass it in compressors, or use zarr_format=2)"
+            )
+    codecs = [*filters, *(as_codec(c) for c in [serializer, *_as_list(compressors)])]
     return evolve_codecs(codecs, ChunkSpec(chunk_shape, dtype, fill_value))
 
 

@@ -12,15 +12,12 @@ from cuzarr.attributes import Attributes
 from cuzarr.buffers import resolve_device
 from cuzarr.config import config
 from cuzarr.errors import IndexingError, MetadataError, ReadOnlyError
-from cuzarr.metadata.v3 import ArrayMetadata, dump_json
+from cuzarr.metadata.v3 import ArrayMetadata
+from cuzarr.nodes import node_prefix, write_array_metadata  # noqa: F401 (api imports it here)
 from cuzarr.pipeline.chunk_io import make_chunk_io
 from cuzarr.pipeline.read import read_projections
 from cuzarr.pipeline.write import write_projections
 from cuzarr.stores.base import Store
-
-
-def node_prefix(path: str) -> str:
-    return f"{path}/" if path else ""
 
 
 class Array:
@@ -204,7 +201,9 @@ class Array:
             return np.empty(sel.out_shape, dtype=self.dtype)
         arr = out if isinstance(out, np.ndarray) else np.asarray(out)
         if arr.shape != sel.out_shape:
-            raise IndexingError(f"out= has shape {arr.shape}, the selection has shape {sel.out_shape}")
+            raise IndexingError(
+                f"out= has shape {arr.shape}, the selection has shape {sel.out_shape}"
+            )
         if arr.dtype != self.dtype:
             raise IndexingError(f"out= has dtype {arr.dtype}, the array has {self.dtype}")
         if not arr.flags.writeable:
@@ -236,7 +235,9 @@ class Array:
         try:
             arr = np.asarray(value, dtype=self.dtype)
         except (TypeError, ValueError) as e:
-            raise IndexingError(f"cannot store {type(value).__name__} in a {self.dtype} array: {e}") from None
+            raise IndexingError(
+                f"cannot store {type(value).__name__} in a {self.dtype} array: {e}"
+            ) from None
         try:
             arr = np.broadcast_to(arr, sel.out_shape)
         except ValueError:
@@ -248,7 +249,13 @@ class Array:
         write_empty = self._write_empty_chunks
         if write_empty is None:
             write_empty = config["write_empty_chunks"]
-        write_projections(self._io, sel.projections, sel.out_view(arr) if not sel.flat_out else arr, write_empty)
+        if getattr(self._metadata, "fill_value_null", False):
+            # v2 "no fill value": a missing chunk is undefined to zarr-python 2, so a chunk
+            # of zeros is stored rather than left out
+            write_empty = True
+        write_projections(
+            self._io, sel.projections, sel.out_view(arr) if not sel.flat_out else arr, write_empty
+        )
 
     def _check_writable(self) -> None:
         if self._read_only:
@@ -258,9 +265,14 @@ class Array:
     def resize(self, *shape: Any) -> None:
         """Change the shape; chunks wholly outside the new shape are deleted."""
         self._check_writable()
-        new_shape = tuple(int(s) for s in (shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape))
+        new_shape = tuple(
+            int(s)
+            for s in (shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
+        )
         if len(new_shape) != self.ndim:
-            raise MetadataError(f"resize: new shape {new_shape} has {len(new_shape)} dimensions, the array {self.ndim}")
+            raise MetadataError(
+                f"resize: new shape {new_shape} has {len(new_shape)} dimensions, the array {self.ndim}"
+            )
         if any(s < 0 for s in new_shape):
             raise MetadataError(f"resize: shape {new_shape} has a negative extent")
         new_grid = self._metadata.chunk_grid.grid_shape(new_shape)
@@ -281,9 +293,13 @@ class Array:
         axis = axis % self.ndim
         for i, (a, b) in enumerate(zip(self.shape, data.shape)):
             if i != axis and a != b:
-                raise IndexingError(f"append: data shape {data.shape} does not match {self.shape} off axis {axis}")
+                raise IndexingError(
+                    f"append: data shape {data.shape} does not match {self.shape} off axis {axis}"
+                )
         old = self.shape[axis]
-        new_shape = tuple(s + data.shape[axis] if i == axis else s for i, s in enumerate(self.shape))
+        new_shape = tuple(
+            s + data.shape[axis] if i == axis else s for i, s in enumerate(self.shape)
+        )
         self.resize(new_shape)
         region = tuple(slice(old, None) if i == axis else slice(None) for i in range(self.ndim))
         self[region] = data
@@ -306,14 +322,10 @@ class Array:
         encoding = self._metadata.chunk_key_encoding
         prefix = node_prefix(self._path)
         for key in self._store.list_prefix(prefix):
-            rest = key[len(prefix):]
+            rest = key[len(prefix) :]
             coords = encoding.decode(rest)
             if coords is not None and len(coords) == self.ndim:
                 yield coords
-
-
-def write_array_metadata(store: Store, path: str, metadata: ArrayMetadata) -> None:
-    store.set(node_prefix(path) + "zarr.json", dump_json(metadata.to_json()))
 
 
 class _OIndex:

@@ -3,6 +3,12 @@
 - ``cuzarr demo``: write a small sample hierarchy into a temporary folder, read it back
   with the best available backend, check the values and report the throughput.
 - ``cuzarr info PATH``: show the hierarchy (or array) stored at PATH.
+- ``cuzarr migrate v3 PATH [--dry-run] [--remove-v2] [--overwrite]``: add Zarr v3
+  metadata beside the v2 metadata of every group and array at PATH (no chunk is
+  rewritten); exits 1 when some array had to be skipped.
+- ``cuzarr convert SRC DST [--zarr-format 3] [--chunks 64,64] [--shards 256,256]
+  [--compressor zstd] [--overwrite]``: copy an array or hierarchy (v3, v2 or N5) into a
+  new store as v3, v2 or N5, region by region, with a progress bar.
 """
 
 from __future__ import annotations
@@ -32,13 +38,18 @@ def demo(args: argparse.Namespace) -> int:
         root = cuzarr.create_group(folder, attributes={"description": "cuzarr demo"})
         t0 = time.perf_counter()
         arr = root.create_array(
-            "volume", shape=shape, dtype="uint16", chunks=(16, 128, 128),
+            "volume",
+            shape=shape,
+            dtype="uint16",
+            chunks=(16, 128, 128),
             dimension_names=("z", "y", "x"),
         )
         arr[...] = data
         t_write = time.perf_counter() - t0
-        print(f"wrote {folder}/volume: shape {shape}, uint16, chunks {arr.chunks}, codecs "
-              + ", ".join(c.name for c in arr.codecs))
+        print(
+            f"wrote {folder}/volume: shape {shape}, uint16, chunks {arr.chunks}, codecs "
+            + ", ".join(c.name for c in arr.codecs)
+        )
 
         opened = cuzarr.open_group(folder, mode="r")["volume"]
         t0 = time.perf_counter()
@@ -47,9 +58,13 @@ def demo(args: argparse.Namespace) -> int:
         crop = opened[10:50, 100:400:3, ::-7]
         ok = np.array_equal(back, data) and np.array_equal(crop, data[10:50, 100:400:3, ::-7])
         mib = data.nbytes / 2**20
-        print(f"read back with the {opened.device.upper()} backend "
-              f"({cuzarr.concurrency.thread_count()} threads): values {'match' if ok else 'DIFFER'}")
-        print(f"write {mib / t_write:8.1f} MiB/s   read {mib / t_read:8.1f} MiB/s   ({mib:.0f} MiB)")
+        print(
+            f"read back with the {opened.device.upper()} backend "
+            f"({cuzarr.concurrency.thread_count()} threads): values {'match' if ok else 'DIFFER'}"
+        )
+        print(
+            f"write {mib / t_write:8.1f} MiB/s   read {mib / t_read:8.1f} MiB/s   ({mib:.0f} MiB)"
+        )
         print(root.tree())
     return 0 if ok else 1
 
@@ -65,13 +80,72 @@ def info(args: argparse.Namespace) -> int:
     return 0
 
 
+def migrate(args: argparse.Namespace) -> int:
+    import cuzarr
+
+    report = cuzarr.migrate(
+        args.path,
+        zarr_format=3,
+        dry_run=args.dry_run,
+        remove_v2=args.remove_v2,
+        overwrite=args.overwrite,
+    )
+    print(report)
+    return 0 if report.ok else 1
+
+
+def convert(args: argparse.Namespace) -> int:
+    import cuzarr
+    from cuzarr.convert import parse_compressor, parse_format, parse_shape
+
+    node = cuzarr.convert(
+        args.src,
+        args.dst,
+        path=args.path,
+        zarr_format=parse_format(args.zarr_format),
+        chunks=parse_shape(args.chunks) if args.chunks else None,
+        shards=parse_shape(args.shards) if args.shards else None,
+        compressors=parse_compressor(args.compressor),
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    print(
+        f"converted {args.src} -> {args.dst} ({'array' if isinstance(node, cuzarr.Array) else 'group'})"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cuzarr", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="write, read back and check a sample hierarchy").set_defaults(func=demo)
+    sub.add_parser("demo", help="write, read back and check a sample hierarchy").set_defaults(
+        func=demo
+    )
     p_info = sub.add_parser("info", help="show the hierarchy or array at PATH")
     p_info.add_argument("path")
     p_info.set_defaults(func=info)
+    p_migrate = sub.add_parser("migrate", help="add v3 metadata beside v2 metadata, in place")
+    p_migrate.add_argument("target", choices=["v3"], help="the format to add (v3)")
+    p_migrate.add_argument("path")
+    p_migrate.add_argument("--dry-run", action="store_true", help="report, write nothing")
+    p_migrate.add_argument("--remove-v2", action="store_true", help="then delete the v2 metadata")
+    p_migrate.add_argument("--overwrite", action="store_true", help="replace existing zarr.json")
+    p_migrate.set_defaults(func=migrate)
+    p_convert = sub.add_parser(
+        "convert", help="copy an array or hierarchy into a new store and format"
+    )
+    p_convert.add_argument("src")
+    p_convert.add_argument("dst")
+    p_convert.add_argument("--path", help="the node inside SRC to copy (default: the root)")
+    p_convert.add_argument("--zarr-format", default="3", help="3 (default), 2 or n5")
+    p_convert.add_argument("--chunks", help="chunk shape, e.g. 64,64 (default: the source's)")
+    p_convert.add_argument("--shards", help="shard shape, e.g. 256,256 (default: none)")
+    p_convert.add_argument(
+        "--compressor", default="auto", help="auto, none, a codec name or codec JSON"
+    )
+    p_convert.add_argument("--overwrite", action="store_true", help="replace what DST holds")
+    p_convert.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_convert.set_defaults(func=convert)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

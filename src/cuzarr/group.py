@@ -1,109 +1,148 @@
-"""``Group``: a node holding arrays and groups; hierarchy walking and node discovery."""
+"""``Group``: a node holding arrays and groups; opening nodes, consolidated metadata.
+
+A group opened from consolidated metadata (v3 inline, v2 ``.zmetadata``) answers
+``members()``, ``group[name]``, ``in`` and ``tree()`` from that snapshot and reads no
+per-node document. The snapshot wins over the store until it is rewritten by
+:func:`consolidate_metadata` (zarr-python's rule). A group's own writes (creating,
+deleting members) go to the per-node documents and leave the stored snapshot as it
+was, stale; the group that wrote drops its snapshot, so it sees its own writes.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from cuzarr.array import Array, node_prefix
+from cuzarr.array import Array
 from cuzarr.attributes import Attributes
 from cuzarr.errors import (
     ContainsNodeError,
     GroupNotFoundError,
     MetadataError,
     NodeNotFoundError,
-    NotAZarrHierarchyError,
     ReadOnlyError,
-    UnsupportedError,
 )
-from cuzarr.metadata.v3 import (
-    GroupMetadata,
-    dump_json,
-    parse_array_metadata,
-    parse_group_metadata,
-    parse_node_json,
+from cuzarr.metadata.consolidated import Consolidated, parse_inline, parse_zmetadata
+from cuzarr.metadata.n5 import read_n5_node
+from cuzarr.metadata.v2 import ZMETADATA, load_object
+from cuzarr.metadata.v3 import ArrayMetadata, GroupMetadata
+from cuzarr.nodes import (  # re-exported: api.py imports these from here
+    V3_KEY,
+    check_format,
+    describe_location,
+    ensure_parent_groups,
+    join_path,
+    node_exists,
+    node_prefix,
+    not_found,
+    parse_v3_node,
+    read_children,
+    read_v2_node,
+    write_group_metadata,
 )
 from cuzarr.stores.base import Store
 
-V2_KEYS = (".zarray", ".zgroup")
-N5_KEY = "attributes.json"
+__all__ = [
+    "Group",
+    "describe_location",
+    "ensure_parent_groups",
+    "join_path",
+    "node_exists",
+    "open_group_at",
+    "open_node",
+    "write_group_metadata",
+]
 
 
-def join_path(*parts: str) -> str:
-    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+def make_node(
+    store: Store,
+    path: str,
+    metadata: ArrayMetadata | GroupMetadata,
+    *,
+    read_only: bool = False,
+    consolidated: Consolidated | None = None,
+    **array_kwargs: Any,
+) -> Array | Group:
+    if isinstance(metadata, ArrayMetadata):
+        return Array(store, path, metadata, read_only=read_only, **array_kwargs)
+    return Group(store, path, metadata, read_only=read_only, consolidated=consolidated)
 
 
-def describe_location(store: Store, path: str) -> str:
-    return f"{store}" + (f" at path {path!r}" if path else "")
-
-
-def read_node(store: Store, path: str) -> tuple[str, dict[str, Any]]:
-    """Find the node at ``path``: ("array"|"group", its v3 document). Raises a clear error
-    naming what is there when it is not Zarr v3."""
+def open_node(
+    store: Store,
+    path: str,
+    *,
+    read_only: bool = False,
+    zarr_format: int | None = None,
+    use_consolidated: bool | None = None,
+    **array_kwargs: Any,
+) -> Array | Group:
+    """The node at ``path``. A group uses its consolidated metadata per
+    ``use_consolidated``: None uses it when present, True requires it, False ignores it.
+    Reads one object where it can: ``zarr.json`` (whose inline consolidated metadata
+    describes the whole hierarchy), or ``.zmetadata`` for v2."""
+    check_format(zarr_format)
     prefix = node_prefix(path)
-    raw = store.get(prefix + "zarr.json")
-    if raw is not None:
-        doc = parse_node_json(raw, f"{store}/{prefix}zarr.json")
-        return doc["node_type"], doc
-    where = describe_location(store, path)
-    found = [k for k in (*V2_KEYS, N5_KEY) if store.get(prefix + k) is not None]
-    if any(k in V2_KEYS for k in found):
-        raise UnsupportedError(f"{where} holds Zarr v2 metadata ({', '.join(found)}); this cuzarr build reads Zarr v3 only")
-    if found:
-        raise UnsupportedError(f"{where} holds N5 metadata (attributes.json), which this cuzarr build does not read")
-    keys, dirs = store.list_dir(prefix)
-    if keys or dirs:
-        shown = ", ".join((keys + [d + "/" for d in dirs])[:8])
-        raise NotAZarrHierarchyError(
-            f"{where} is not a Zarr hierarchy: no zarr.json, .zarray, .zgroup or attributes.json; "
-            f"it contains {shown}{' ...' if len(keys) + len(dirs) > 8 else ''}"
-        )
-    raise NodeNotFoundError(f"nothing found at {where}")
+    if zarr_format in (None, 3):
+        raw = store.get(prefix + V3_KEY)
+        if raw is not None:
+            metadata = parse_v3_node(store, path, raw)
+            view = None
+            if isinstance(metadata, GroupMetadata) and use_consolidated is not False:
+                view = _inline_view(store, path, metadata)
+                if view is None and use_consolidated:
+                    raise MetadataError(
+                        f"{describe_location(store, path)} has no consolidated metadata"
+                    )
+            return make_node(
+                store, path, metadata, read_only=read_only, consolidated=view, **array_kwargs
+            )
+    if zarr_format in (None, 2):
+        if use_consolidated is not False:
+            raw = store.get(prefix + ZMETADATA)
+            if raw is not None:
+                where = f"{store}/{prefix}{ZMETADATA}"
+                metadata, view = parse_zmetadata(load_object(raw, where), where)
+                return Group(store, path, metadata, read_only=read_only, consolidated=view)
+        metadata = read_v2_node(store, path)
+        if metadata is not None:
+            if isinstance(metadata, GroupMetadata) and use_consolidated:
+                raise MetadataError(
+                    f"{describe_location(store, path)} has no consolidated metadata (.zmetadata)"
+                )
+            return make_node(store, path, metadata, read_only=read_only, **array_kwargs)
+    if zarr_format in (None, "n5"):
+        metadata = read_n5_node(store, path)
+        if metadata is not None:
+            return make_node(store, path, metadata, read_only=read_only, **array_kwargs)
+    raise not_found(store, path, zarr_format)
 
 
-def open_node(store: Store, path: str, *, read_only: bool = False, **array_kwargs: Any) -> Array | Group:
-    kind, doc = read_node(store, path)
-    where = f"{store}/{node_prefix(path)}zarr.json"
-    if kind == "array":
-        return Array(store, path, parse_array_metadata(doc, where), read_only=read_only, **array_kwargs)
-    return Group(store, path, parse_group_metadata(doc, where), read_only=read_only)
-
-
-def node_exists(store: Store, path: str) -> bool:
-    prefix = node_prefix(path)
-    return any(store.get(prefix + k) is not None for k in ("zarr.json", *V2_KEYS))
-
-
-def write_group_metadata(store: Store, path: str, metadata: GroupMetadata) -> None:
-    store.set(node_prefix(path) + "zarr.json", dump_json(metadata.to_json()))
-
-
-def ensure_parent_groups(store: Store, path: str) -> None:
-    """Write group metadata for every missing ancestor of ``path`` (v3 has no implicit
-    groups, so a nested array needs its parents to be groups)."""
-    parts = path.split("/")[:-1] if path else []
-    for i in range(len(parts) + 1):
-        parent = "/".join(parts[:i])
-        if parent == path:
-            continue
-        raw = store.get(node_prefix(parent) + "zarr.json")
-        if raw is None:
-            if node_exists(store, parent):
-                continue  # a v2 group; leave it alone
-            write_group_metadata(store, parent, GroupMetadata())
-        elif parse_node_json(raw, f"{store}/{node_prefix(parent)}zarr.json")["node_type"] != "group":
-            raise ContainsNodeError(f"cannot create {path!r}: {parent!r} in {store} is an array, not a group")
+def _inline_view(store: Store, path: str, metadata: GroupMetadata) -> Consolidated | None:
+    cm = metadata.consolidated_metadata
+    if cm is None:
+        return None
+    return parse_inline(cm, f"{store}/{node_prefix(path)}zarr.json consolidated_metadata")
 
 
 class Group:
     """A Zarr group. Create one with :func:`cuzarr.create_group`, open one with
     :func:`cuzarr.open_group`."""
 
-    def __init__(self, store: Store, path: str, metadata: GroupMetadata, *, read_only: bool = False):
+    def __init__(
+        self,
+        store: Store,
+        path: str,
+        metadata: GroupMetadata,
+        *,
+        read_only: bool = False,
+        consolidated: Consolidated | None = None,
+    ):
         self._store = store
         self._path = path.strip("/")
         self._metadata = metadata
         self._read_only = read_only or store.read_only
+        self._consolidated = consolidated
 
     @property
     def store(self) -> Store:
@@ -134,12 +173,18 @@ class Group:
         return self._read_only
 
     @property
+    def consolidated(self) -> Consolidated | None:
+        """The consolidated metadata this group answers from, or None."""
+        return self._consolidated
+
+    @property
     def attrs(self) -> Attributes:
         return Attributes(lambda: self._metadata.attributes, self._set_attributes)
 
     def _set_attributes(self, attributes: dict[str, Any]) -> None:
         self._check_writable()
-        metadata = GroupMetadata(attributes, self._metadata.zarr_format, self._metadata.consolidated_metadata)
+        m = self._metadata
+        metadata = GroupMetadata(attributes, m.zarr_format, m.consolidated_metadata)
         write_group_metadata(self._store, self._path, metadata)
         self._metadata = metadata
 
@@ -151,16 +196,42 @@ class Group:
         if self._read_only:
             raise ReadOnlyError(f"group {self.name!r} in {self._store} is read-only")
 
+    def _wrote(self) -> None:
+        self._consolidated = None  # our own write made the snapshot stale: read the store
+
     def __repr__(self) -> str:
         return f"<cuzarr.Group {self._store}{self.name}>"
 
     # -- members --------------------------------------------------------------------------
     def __getitem__(self, key: str) -> Array | Group:
         path = join_path(self._path, key)
+        if self._consolidated is not None:
+            meta = self._consolidated.get(key)
+            if meta is None:
+                raise NodeNotFoundError(
+                    f"{self.name!r} has no member {key!r} in its consolidated metadata (in {self._store})"
+                )
+            return make_node(
+                self._store,
+                path,
+                meta,
+                read_only=self._read_only,
+                consolidated=self._consolidated.sub(key)
+                if isinstance(meta, GroupMetadata)
+                else None,
+            )
         try:
-            return open_node(self._store, path, read_only=self._read_only)
+            return open_node(
+                self._store,
+                path,
+                read_only=self._read_only,
+                zarr_format=self.zarr_format,
+                use_consolidated=False,
+            )
         except NodeNotFoundError:
-            raise NodeNotFoundError(f"{self.name!r} has no member {key!r} (in {self._store})") from None
+            raise NodeNotFoundError(
+                f"{self.name!r} has no member {key!r} (in {self._store})"
+            ) from None
 
     def get(self, key: str, default: Any = None) -> Any:
         try:
@@ -169,17 +240,27 @@ class Group:
             return default
 
     def __contains__(self, key: str) -> bool:
-        return node_exists(self._store, join_path(self._path, key))
+        if self._consolidated is not None:
+            return key in self._consolidated
+        return node_exists(self._store, join_path(self._path, key), self.zarr_format)
 
-    def _child_names(self) -> list[str]:
-        _, dirs = self._store.list_dir(node_prefix(self._path))
-        return [d for d in dirs if node_exists(self._store, join_path(self._path, d))]
+    def _children(self) -> list[tuple[str, Array | Group]]:
+        if self._consolidated is not None:
+            return [(name, self[name]) for name in self._consolidated.children()]
+        return [
+            (
+                name,
+                make_node(
+                    self._store, join_path(self._path, name), meta, read_only=self._read_only
+                ),
+            )
+            for name, meta in read_children(self._store, self._path, self.zarr_format)
+        ]
 
     def members(self, max_depth: int | None = 0) -> Iterator[tuple[str, Array | Group]]:
         """(name, node) for each child; with ``max_depth`` > 0 or None, descendants too
         (names relative to this group)."""
-        for name in self._child_names():
-            node = self[name]
+        for name, node in self._children():
             yield name, node
             if isinstance(node, Group) and (max_depth is None or max_depth > 0):
                 depth = None if max_depth is None else max_depth - 1
@@ -212,7 +293,7 @@ class Group:
         lines = [self.name]
 
         def walk(group: Group, indent: str, depth: int) -> None:
-            children = list(group.members())
+            children = group._children()
             for i, (name, node) in enumerate(children):
                 last = i == len(children) - 1
                 label = name if isinstance(node, Group) else f"{name} {node.shape} {node.dtype}"
@@ -224,19 +305,30 @@ class Group:
         return "\n".join(lines)
 
     # -- creating members -----------------------------------------------------------------
-    def create_group(self, name: str, *, overwrite: bool = False, attributes: dict | None = None) -> Group:
+    def create_group(
+        self, name: str, *, overwrite: bool = False, attributes: dict | None = None
+    ) -> Group:
         from cuzarr.api import create_group
 
         self._check_writable()
-        return create_group(self._store, path=join_path(self._path, name), overwrite=overwrite, attributes=attributes)
+        group = create_group(
+            self._store,
+            path=join_path(self._path, name),
+            overwrite=overwrite,
+            attributes=attributes,
+            zarr_format=self.zarr_format,
+        )
+        self._wrote()
+        return group
 
     def require_group(self, name: str, **kwargs: Any) -> Group:
         """The member group ``name``, created if absent."""
-        path = join_path(self._path, name)
-        if node_exists(self._store, path):
+        if name in self:
             node = self[name]
             if not isinstance(node, Group):
-                raise ContainsNodeError(f"{path!r} in {self._store} is an array, not a group")
+                raise ContainsNodeError(
+                    f"{join_path(self._path, name)!r} in {self._store} is an array, not a group"
+                )
             return node
         return self.create_group(name, **kwargs)
 
@@ -247,11 +339,14 @@ class Group:
         from cuzarr.api import create_array
 
         self._check_writable()
-        return create_array(self._store, name=join_path(self._path, name), **kwargs)
+        kwargs.setdefault("zarr_format", self.zarr_format)
+        array = create_array(self._store, name=join_path(self._path, name), **kwargs)
+        self._wrote()
+        return array
 
     def require_array(self, name: str, *, shape: Any, **kwargs: Any) -> Array:
         path = join_path(self._path, name)
-        if node_exists(self._store, path):
+        if name in self:
             node = self[name]
             if not isinstance(node, Array):
                 raise ContainsNodeError(f"{path!r} in {self._store} is a group, not an array")
@@ -262,14 +357,22 @@ class Group:
 
     def __delitem__(self, key: str) -> None:
         self._check_writable()
-        path = join_path(self._path, key)
-        if not node_exists(self._store, path):
+        if key not in self:
             raise NodeNotFoundError(f"{self.name!r} has no member {key!r}")
-        self._store.delete_prefix(node_prefix(path))
+        self._store.delete_prefix(node_prefix(join_path(self._path, key)))
+        self._wrote()
 
 
-def open_group_at(store: Store, path: str, read_only: bool) -> Group:
-    node = open_node(store, path, read_only=read_only)
+def open_group_at(
+    store: Store,
+    path: str,
+    read_only: bool,
+    zarr_format: int | None = None,
+    use_consolidated: bool | None = None,
+) -> Group:
+    node = open_node(
+        store, path, read_only=read_only, zarr_format=zarr_format, use_consolidated=use_consolidated
+    )
     if not isinstance(node, Group):
         raise GroupNotFoundError(f"{describe_location(store, path)} is an array, not a group")
     return node

@@ -2,7 +2,14 @@
 
 Spec: https://zarr-specs.readthedocs.io/en/latest/v3/codecs/bytes/index.html
 Config: ``{"name": "bytes", "configuration": {"endian": "little"}}``; ``endian`` may be
-omitted for one-byte types (bool, int8, uint8, r8).
+omitted for types without a byte order (bool, int8, uint8, ``r<N>``, fixed bytes ``S``).
+
+Every fixed-size type goes through here: numbers, datetimes (int64), fixed strings ``U``
+(UTF-32 code units in the chosen order), ``S`` and raw bytes as they are, structured types
+field by field in declaration order. A structured type may also come without ``endian``
+(zarr-python 3 writes it so); its bytes are then laid out as its own fields say, which is
+how a v2 structured dtype whose fields have different byte orders is read and written.
+Variable-length strings and bytes need ``vlen-utf8`` / ``vlen-bytes`` instead.
 """
 
 from __future__ import annotations
@@ -16,16 +23,13 @@ import numpy as np
 from cuzarr.codecs.base import ArrayBytesCodec, ChunkSpec, as_bytes_view
 from cuzarr.codecs.registry import register_codec
 from cuzarr.errors import CorruptChunkError, MetadataError
+from cuzarr.metadata.dtypes import byte_order
 
 NATIVE_ENDIAN = sys.byteorder  # "little" on every platform cuzarr targets
 
 
 def _has_byte_order(dtype: np.dtype) -> bool:
-    if dtype.fields:
-        return any(_has_byte_order(f[0]) for f in dtype.fields.values())
-    if dtype.subdtype is not None:
-        return _has_byte_order(dtype.subdtype[0])
-    return dtype.kind not in "bV" and dtype.itemsize > 1 and dtype.kind not in "SO"
+    return byte_order(dtype) is not None
 
 
 @register_codec("bytes", aliases=("endian",))
@@ -35,13 +39,20 @@ class BytesCodec(ArrayBytesCodec):
 
     def __post_init__(self) -> None:
         if self.endian not in ("little", "big", None):
-            raise MetadataError(f"bytes codec: endian must be 'little' or 'big', not {self.endian!r}")
+            raise MetadataError(
+                f"bytes codec: endian must be 'little' or 'big', not {self.endian!r}"
+            )
 
     def config(self) -> dict[str, Any]:
         return {} if self.endian is None else {"endian": self.endian}
 
     def validate(self, spec: ChunkSpec) -> None:
-        if self.endian is None and _has_byte_order(spec.dtype):
+        if spec.dtype.kind == "O":
+            raise MetadataError(
+                f"bytes codec: cannot store variable-length {spec.dtype} values; "
+                "use the vlen-utf8 or vlen-bytes codec"
+            )
+        if self.endian is None and _has_byte_order(spec.dtype) and spec.dtype.fields is None:
             raise MetadataError(f"bytes codec: 'endian' is required for data type {spec.dtype}")
 
     def encoded_size(self, decoded_nbytes: int) -> int:

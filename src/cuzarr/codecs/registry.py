@@ -34,6 +34,9 @@ _BUILTIN_MODULES = [
     "cuzarr.codecs.shuffle",
     "cuzarr.codecs.filters",
     "cuzarr.codecs.sharding",
+    "cuzarr.codecs.n5",
+    "cuzarr.codecs.categorize",
+    "cuzarr.codecs.vlen",
 ]
 
 

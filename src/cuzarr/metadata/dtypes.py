@@ -1,8 +1,32 @@
-"""Zarr v3 data types <-> numpy dtypes.
+"""Data types: Zarr v3 ``data_type`` values and Zarr v2 ``dtype`` typestrings <-> numpy.
 
 In v3 a data type names *what* a value is; byte order belongs to the ``bytes`` codec, so
-the numpy dtype kept in memory is always native-endian. Raw bits ``r<N>`` map to numpy's
-void type ``V<N/8>``.
+the numpy dtype kept in memory is native-endian. v2 typestrings carry a byte order
+(``"<i4"``, ``">f8"``, ``"|u1"``); :func:`parse_dtype_v2` keeps it, and the v2 -> v3
+conversion moves it into the ``bytes`` codec.
+
+Variable-length strings and bytes are numpy object arrays; which of the two an object
+dtype holds rides in the dtype's ``metadata`` (as h5py does), so it survives in the one
+``np.dtype`` the pipeline sees: :data:`STRING` (v3 ``string``, v2 ``|O`` + ``vlen-utf8``)
+and :data:`BYTES` (v3 ``bytes``, v2 ``|O`` + ``vlen-bytes``). Where a type has two v3
+spellings (``r<N>`` / ``raw_bytes``, ``struct`` / ``structured``, ``bytes`` /
+``variable_length_bytes``) the one read is kept there too, so rewriting an array's
+metadata never changes how other readers see its type.
+
+=========================  =====================  =========================================
+numpy                      v2 dtype               v3 data_type
+=========================  =====================  =========================================
+bool, int*, uint*, float*  ``|b1``, ``<i4`` ...   ``bool``, ``int32`` ... (core)
+complex64/128              ``<c8``, ``<c16``      ``complex64``, ``complex128``
+datetime64[10us]           ``<M8[10us]``          ``numpy.datetime64`` {unit, scale_factor}
+timedelta64[s]             ``<m8[s]``             ``numpy.timedelta64`` {unit, scale_factor}
+U3                         ``<U3``                ``fixed_length_utf32`` {length_bytes: 12}
+S3                         ``|S3``                ``null_terminated_bytes`` {length_bytes: 3}
+V3                         ``|V3``                ``r24`` (core) or ``raw_bytes`` {length_bytes}
+structured                 ``[["a", "<i4"], ..]`` ``structured`` {fields: [["a", "int32"]]}
+                                                  (zarr-python 3's; ``struct`` is read too)
+object of str / bytes      ``|O`` + object codec  ``string`` / ``bytes``
+=========================  =====================  =========================================
 """
 
 from __future__ import annotations
@@ -33,52 +57,259 @@ V3_NUMERIC = {
 V3_ALIASES = {"complex_float32": "complex64", "complex_float64": "complex128"}
 _NAME_OF_CHAR = {np.dtype(v).str[1:]: k for k, v in V3_NUMERIC.items()}
 _RAW = re.compile(r"^r(\d+)$")
+_TIME_UNITS = ("Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as", "generic")
+_SPELLING = "zarr_v3_name"  # dtype.metadata key: the v3 name this type was read under
+
+STRING = np.dtype("O", metadata={"vlen": "string"})
+BYTES = np.dtype("O", metadata={"vlen": "bytes"})
+
+
+def _with_metadata(dtype: np.dtype, **extra: Any) -> np.dtype:
+    return np.dtype(dtype, metadata={**(dtype.metadata or {}), **extra})
+
+
+def vlen_kind(dtype: np.dtype) -> str | None:
+    """``"string"`` or ``"bytes"`` for a variable-length dtype, else None."""
+    return (dtype.metadata or {}).get("vlen") if dtype.kind == "O" else None
+
+
+def spelled(dtype: np.dtype, name: str) -> np.dtype:
+    """``dtype`` remembering that v3 metadata names it ``name``."""
+    return _with_metadata(dtype, **{_SPELLING: name})
+
+
+def byte_order(dtype: np.dtype) -> str | None:
+    """``"<"`` or ``">"`` when every multi-byte part of ``dtype`` has that byte order,
+    ``"mixed"`` when fields disagree, None when the type has no byte order (bytes)."""
+    if dtype.fields is not None:
+        orders = {byte_order(dtype.fields[n][0]) for n in dtype.names} - {None}
+        return orders.pop() if len(orders) == 1 else ("mixed" if orders else None)
+    if dtype.subdtype is not None:
+        return byte_order(dtype.subdtype[0])
+    if dtype.kind in "bSVO" or dtype.itemsize == 1:
+        return None
+    return ">" if dtype.str[0] == ">" else "<"
 
 
 def native(dtype: np.dtype) -> np.dtype:
-    """``dtype`` in the machine's byte order (v3 keeps byte order in the codecs)."""
-    return dtype.newbyteorder("=") if dtype.byteorder not in ("=", "|") else dtype
+    """``dtype`` in the machine's byte order (v3 keeps byte order in the codecs). A
+    structured type whose fields disagree is left as it is: no one order describes it."""
+    if byte_order(dtype) in (None, "mixed") or dtype.isnative:
+        return dtype
+    out = dtype.newbyteorder("=")
+    return _with_metadata(out) if dtype.metadata else out
+
+
+# -- Zarr v3 ------------------------------------------------------------------------------
+
+
+def _length_bytes(name: str, config: dict[str, Any], multiple: int = 1) -> int:
+    n = config.get("length_bytes")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n % multiple:
+        raise MetadataError(
+            f"data_type {name!r}: configuration.length_bytes must be a non-negative multiple "
+            f"of {multiple}, not {n!r}"
+        )
+    return n
+
+
+def _time_dtype(name: str, config: dict[str, Any]) -> np.dtype:
+    unit = config.get("unit")
+    unit = "us" if unit == "μs" else unit
+    scale = config.get("scale_factor", 1)
+    if unit not in _TIME_UNITS:
+        raise MetadataError(f"data_type {name!r}: unit must be one of {_TIME_UNITS}, not {unit!r}")
+    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale < 2**31:
+        raise MetadataError(f"data_type {name!r}: scale_factor must be 1..2**31-1, not {scale!r}")
+    char = "M8" if name == "numpy.datetime64" else "m8"
+    if unit == "generic":
+        return np.dtype(char)
+    return np.dtype(f"{char}[{scale if scale != 1 else ''}{unit}]")
+
+
+def _struct_dtype(name: str, config: dict[str, Any]) -> np.dtype:
+    fields = config.get("fields")
+    if not isinstance(fields, list) or not fields:
+        raise MetadataError(f"data_type {name!r}: configuration.fields must be a non-empty list")
+    out = []
+    for f in fields:
+        if isinstance(f, dict) and name == "struct":
+            field_name, field_type = f.get("name"), f.get("data_type")
+        elif isinstance(f, list) and len(f) == 2:
+            field_name, field_type = f
+        else:
+            raise MetadataError(f"data_type {name!r}: bad field {f!r}")
+        if not isinstance(field_name, str):
+            raise MetadataError(
+                f"data_type {name!r}: field name must be a string, not {field_name!r}"
+            )
+        out.append((field_name, parse_data_type_v3(field_type)))
+    try:
+        return spelled(np.dtype(out), name)
+    except (TypeError, ValueError) as e:
+        raise MetadataError(f"data_type {name!r}: {e}") from None
 
 
 def parse_data_type_v3(obj: Any) -> np.dtype:
     """A v3 ``data_type`` JSON value -> native numpy dtype."""
-    name = obj
+    name, config = obj, {}
     if isinstance(obj, dict):
-        name = obj.get("name")
-        if obj.get("configuration") not in (None, {}):
-            raise UnsupportedError(f"data type {name!r} with configuration is not supported")
+        name, config = obj.get("name"), obj.get("configuration") or {}
+        if not isinstance(config, dict):
+            raise MetadataError(f"data_type {name!r}: configuration must be an object")
     if not isinstance(name, str):
         raise MetadataError(f"data_type must be a name or an object with a 'name', not {obj!r}")
     name = V3_ALIASES.get(name, name)
-    if name in V3_NUMERIC:
+    if name in V3_NUMERIC and not config:
         return np.dtype(V3_NUMERIC[name])
     raw = _RAW.match(name)
-    if raw:
+    if raw and not config:
         bits = int(raw.group(1))
         if bits == 0 or bits % 8:
             raise MetadataError(f"data_type {name!r}: raw bits must be a positive multiple of 8")
         return np.dtype(f"V{bits // 8}")
+    if name == "string":
+        return STRING
+    if name in ("bytes", "variable_length_bytes"):
+        return BYTES if name == "bytes" else spelled(BYTES, name)
+    if name in ("numpy.datetime64", "numpy.timedelta64"):
+        return _time_dtype(name, config)
+    if name == "fixed_length_utf32":
+        return np.dtype(f"U{_length_bytes(name, config, 4) // 4}")
+    if name == "null_terminated_bytes":
+        return np.dtype(f"S{_length_bytes(name, config)}")
+    if name == "raw_bytes":
+        return spelled(np.dtype(f"V{_length_bytes(name, config)}"), name)
+    if name in ("structured", "struct"):
+        return _struct_dtype(name, config)
     raise UnsupportedError(f"data type {name!r} is not supported")
 
 
-def data_type_to_v3(dtype: np.dtype) -> str:
-    """Native numpy dtype -> v3 ``data_type`` name."""
-    if dtype.kind == "V" and dtype.fields is None and dtype.subdtype is None:
+def _is_packed(dtype: np.dtype) -> bool:
+    offset = 0
+    for n in dtype.names:
+        field, at = dtype.fields[n][:2]
+        if at != offset:
+            return False
+        offset += field.itemsize
+    return offset == dtype.itemsize
+
+
+def _struct_to_v3(dtype: np.dtype) -> dict[str, Any]:
+    if not _is_packed(dtype) or any(dtype.fields[n][0].subdtype for n in dtype.names):
+        raise UnsupportedError(
+            f"structured dtype {dtype} has padding or subarray fields, which no v3 data type holds"
+        )
+    if (dtype.metadata or {}).get(_SPELLING) == "struct":
+        fields: list[Any] = [
+            {"name": n, "data_type": data_type_to_v3(dtype.fields[n][0])} for n in dtype.names
+        ]
+        return {"name": "struct", "configuration": {"fields": fields}}
+    # zarr-python 3.1's spelling: the one it reads (it does not know "struct" yet)
+    fields = [[n, data_type_to_v3(dtype.fields[n][0])] for n in dtype.names]
+    return {"name": "structured", "configuration": {"fields": fields}}
+
+
+def data_type_to_v3(dtype: np.dtype) -> Any:
+    """numpy dtype -> v3 ``data_type`` (a name, or an object with a configuration)."""
+    name = (dtype.metadata or {}).get(_SPELLING)
+    kind = dtype.kind
+    if kind == "O":
+        vlen = vlen_kind(dtype)
+        if vlen is None:
+            raise UnsupportedError(
+                "an object dtype needs to say what it holds: use dtype=str or dtype=bytes"
+            )
+        return name or vlen
+    if dtype.fields is not None:
+        return _struct_to_v3(dtype)
+    if kind == "V" and dtype.subdtype is None:
+        if name == "raw_bytes":
+            return {"name": "raw_bytes", "configuration": {"length_bytes": dtype.itemsize}}
         return f"r{dtype.itemsize * 8}"
-    name = _NAME_OF_CHAR.get(np.dtype(dtype).newbyteorder("<").str[1:]) if dtype.kind != "b" else "bool"
-    if name is None:
+    if kind in "Mm":
+        unit, scale = np.datetime_data(dtype)
+        return {
+            "name": "numpy.datetime64" if kind == "M" else "numpy.timedelta64",
+            "configuration": {"unit": unit, "scale_factor": scale},
+        }
+    if kind == "U":
+        return {"name": "fixed_length_utf32", "configuration": {"length_bytes": dtype.itemsize}}
+    if kind == "S":
+        return {"name": "null_terminated_bytes", "configuration": {"length_bytes": dtype.itemsize}}
+    found = "bool" if kind == "b" else _NAME_OF_CHAR.get(np.dtype(dtype).newbyteorder("<").str[1:])
+    if found is None:
         raise UnsupportedError(f"numpy dtype {dtype} has no Zarr v3 data type")
-    return name
+    return found
+
+
+# -- Zarr v2 ------------------------------------------------------------------------------
+
+
+def _descr_entry(entry: Any) -> tuple[Any, ...]:
+    if not isinstance(entry, list) or len(entry) not in (2, 3) or not isinstance(entry[0], str):
+        raise MetadataError(f"structured dtype field must be [name, type(, shape)], not {entry!r}")
+    name, sub = entry[0], entry[1]
+    sub = [_descr_entry(e) for e in sub] if isinstance(sub, list) else sub
+    return (name, sub) if len(entry) == 2 else (name, sub, tuple(entry[2]))
+
+
+def parse_dtype_v2(obj: Any) -> np.dtype:
+    """A v2 ``dtype`` (typestring or structured list) -> numpy dtype, byte order kept."""
+    try:
+        if isinstance(obj, list):
+            return np.dtype([_descr_entry(e) for e in obj])
+        if not isinstance(obj, str):
+            raise TypeError
+        dtype = np.dtype(obj)
+    except (TypeError, ValueError) as e:
+        raise MetadataError(
+            f"dtype {obj!r} is not a numpy typestring or field list ({e})"
+        ) from None
+    if dtype.kind not in "biufcmMSUVO":
+        raise UnsupportedError(f"dtype {obj!r} is not a Zarr v2 data type")
+    return dtype
+
+
+def _listify(descr: Any) -> Any:
+    if isinstance(descr, list | tuple):
+        return [_listify(d) for d in descr]
+    return descr
+
+
+def dtype_to_v2(dtype: np.dtype) -> Any:
+    """numpy dtype (with the byte order to store) -> v2 ``dtype`` JSON."""
+    if dtype.fields is not None:
+        return _listify(dtype.descr)
+    return "|O" if dtype.kind == "O" else dtype.str
+
+
+# -- what users write ---------------------------------------------------------------------
 
 
 def as_dtype(dtype: Any) -> np.dtype:
-    """A user's dtype spelling (numpy dtype, ``"uint16"``, ``"<u2"``, a v3 name) -> native
-    numpy dtype."""
+    """A user's dtype spelling (numpy dtype, ``"uint16"``, ``"<u2"``, a v3 name or JSON
+    object, ``str``, ``bytes``) -> native numpy dtype. ``str`` and ``object`` mean
+    variable-length strings, as in zarr-python 3; ``bytes`` variable-length bytes."""
+    if dtype is str or dtype is object or isinstance(dtype, np.dtypes.StringDType):
+        return STRING
+    if dtype is np.dtypes.StringDType:
+        return STRING
+    if dtype is bytes:
+        return BYTES
+    if isinstance(dtype, dict):
+        return parse_data_type_v3(dtype)
+    if isinstance(dtype, np.dtype) and dtype.kind == "O":
+        return dtype if vlen_kind(dtype) else STRING
     if isinstance(dtype, str):
         name = V3_ALIASES.get(dtype, dtype)
-        if name in V3_NUMERIC or _RAW.match(name):
+        if name in V3_NUMERIC or _RAW.match(name) or name in ("string", "bytes"):
             return parse_data_type_v3(name)
+        if name in ("str", "O", "|O", "object"):
+            return STRING
     try:
-        return native(np.dtype(dtype))
+        dt = np.dtype(dtype)
     except TypeError as e:
         raise MetadataError(f"not a data type: {dtype!r}") from e
+    # fields of mixed byte order: all native here; a v2 array may keep them (convert.py)
+    return dt.newbyteorder("=") if byte_order(dt) == "mixed" else native(dt)

@@ -1,28 +1,50 @@
-"""Fill values: JSON <-> numpy scalars, for every v3 data type.
+"""Fill values: JSON <-> numpy scalars, for every data type, in the v3 and v2 forms.
 
-Floats may be numbers, ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` or ``"0x…"`` (the bit
-pattern, most significant digit first; the only way to keep a NaN payload). Complex
-values are ``[real, imag]`` pairs of those; raw bits are lists of byte values.
+Floats may be numbers, ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` or (v3) ``"0x…"`` (the
+bit pattern, most significant digit first; the only way to keep a NaN payload). Complex
+values are ``[real, imag]`` pairs of those. Datetimes are the int64 count (``"NaT"`` is
+read too). Fixed strings ``U`` and variable strings are JSON strings. Byte-like values
+differ by format:
+
+============================  ===========================  ===========================
+type                          v3                           v2
+============================  ===========================  ===========================
+``r<N>`` / ``raw_bytes``      list of byte values / Base64 Base64 of the element
+``null_terminated_bytes``     Base64                       Base64 (legacy: ``0``, text)
+``structured`` / ``struct``   Base64 / {field: value}      Base64 of the element
+``bytes`` (variable length)   Base64 (list of ints read)   Base64
+============================  ===========================  ===========================
+
+v2's ``null`` ("no fill value") is read as the type's default, as zarr-python 3 does;
+the caller keeps the null to write it back.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 from typing import Any
 
 import numpy as np
 
 from cuzarr.errors import MetadataError
+from cuzarr.metadata.dtypes import vlen_kind
 
 _FLOAT_SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _UINT_OF_SIZE = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 _CANONICAL_NAN_BITS = {2: 0x7E00, 4: 0x7FC00000, 8: 0x7FF8000000000000}
+_NAT = -(2**63)
 
 
 def default_fill_value(dtype: np.dtype) -> Any:
-    if dtype.kind == "V":
-        return np.zeros((), dtype=dtype)[()]
-    return dtype.type(0)
+    """The fill value a type has when none is given (zarr-python 3's defaults)."""
+    vlen = vlen_kind(dtype)
+    if vlen is not None:
+        return "" if vlen == "string" else b""
+    if dtype.kind in "Mm":
+        return np.array(_NAT, dtype="i8").view(dtype)[()]
+    return np.zeros((), dtype=dtype)[()]
 
 
 def _parse_float(value: Any, dtype: np.dtype, field: str) -> Any:
@@ -37,24 +59,69 @@ def _parse_float(value: Any, dtype: np.dtype, field: str) -> Any:
                 bits = int(value, 16)
             except ValueError:
                 raise MetadataError(f"{field}: {value!r} is not hexadecimal") from None
-            return np.array(bits, dtype=_UINT_OF_SIZE[size]).view(dtype)[()]
+            return np.array(bits, dtype=_UINT_OF_SIZE[size]).view(dtype.newbyteorder("="))[()]
         raise MetadataError(f"{field}: {value!r} is not a number, NaN, Infinity or 0x… bits")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise MetadataError(f"{field}: {value!r} is not a valid {dtype} value")
     return dtype.type(value)
 
 
+def _b64(value: str, field: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise MetadataError(f"{field}: {value!r} is not Base64") from None
+
+
+def _element(raw: bytes, dtype: np.dtype, field: str) -> Any:
+    """The element of ``dtype`` whose bytes are ``raw``."""
+    if len(raw) != dtype.itemsize:
+        raise MetadataError(f"{field}: {len(raw)} bytes do not make one {dtype} ({dtype.itemsize})")
+    return np.frombuffer(raw, dtype=dtype)[0]
+
+
+def _parse_bytes_like(value: Any, dtype: np.dtype, field: str) -> Any:
+    """Base64 text or a list of byte values -> an element of an S/V/structured type."""
+    if isinstance(value, str):
+        raw = _b64(value, field)
+    elif isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
+        raw = bytes(value)
+    else:
+        raise MetadataError(f"{field}: {value!r} is neither Base64 nor a list of byte values")
+    if dtype.kind == "S":
+        if len(raw) > dtype.itemsize:
+            raise MetadataError(f"{field}: {len(raw)} bytes do not fit {dtype}")
+        return np.array(raw, dtype=dtype)[()]  # as numpy holds it: NUL padding dropped
+    return _element(raw, dtype, field)
+
+
+def _parse_struct(value: dict[str, Any], dtype: np.dtype, field: str) -> Any:
+    if set(value) != set(dtype.names):
+        raise MetadataError(f"{field}: struct fill value needs exactly the fields {dtype.names}")
+    out = np.zeros((), dtype=dtype)
+    for name in dtype.names:
+        out[name] = parse_fill_value(value[name], dtype.fields[name][0], f"{field}.{name}")
+    return out[()]
+
+
 def parse_fill_value(value: Any, dtype: np.dtype, field: str = "fill_value") -> Any:
-    """JSON fill value -> numpy scalar of ``dtype`` (None -> the type's zero)."""
+    """v3 JSON fill value -> numpy scalar of ``dtype`` (None -> the type's default)."""
     if value is None:
         return default_fill_value(dtype)
     kind = dtype.kind
+    vlen = vlen_kind(dtype)
+    if vlen == "string" or kind == "U":
+        if not isinstance(value, str):
+            raise MetadataError(f"{field}: {value!r} is not a string")
+        return value if vlen else _fixed_string(value, dtype, field)
+    if vlen == "bytes":
+        return _b64(value, field) if isinstance(value, str) else bytes(_byte_list(value, field))
     if kind == "b":
         if not isinstance(value, bool):
             raise MetadataError(f"{field}: {value!r} is not true or false")
         return np.bool_(value)
     if kind in "iu":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
             raise MetadataError(f"{field}: {value!r} is not an integer")
         info = np.iinfo(dtype)
         if not info.min <= int(value) <= info.max:
@@ -63,18 +130,43 @@ def parse_fill_value(value: Any, dtype: np.dtype, field: str = "fill_value") -> 
     if kind == "f":
         return _parse_float(value, dtype, field)
     if kind == "c":
-        if not isinstance(value, (list, tuple)) or len(value) != 2:
+        if not isinstance(value, list | tuple) or len(value) != 2:
             raise MetadataError(f"{field}: complex fill value must be [real, imag], not {value!r}")
         part = np.dtype(f"f{dtype.itemsize // 2}")
         re, im = (_parse_float(v, part, field) for v in value)
         out = np.zeros((), dtype=dtype)
         out.real, out.imag = re, im
         return out[()]
-    if kind == "V":
-        if not isinstance(value, (list, tuple)) or len(value) != dtype.itemsize:
-            raise MetadataError(f"{field}: raw fill value must be {dtype.itemsize} byte values")
-        return np.frombuffer(bytes(value), dtype=dtype)[0]
+    if kind in "Mm":
+        return _parse_time(value, dtype, field)
+    if dtype.fields is not None and isinstance(value, dict):
+        return _parse_struct(value, dtype, field)
+    if kind in "SV":
+        if kind == "V" and dtype.fields is None and isinstance(value, list):
+            if len(value) != dtype.itemsize:
+                raise MetadataError(f"{field}: raw fill value must be {dtype.itemsize} byte values")
+        return _parse_bytes_like(value, dtype, field)
     raise MetadataError(f"{field}: no fill value encoding for {dtype}")
+
+
+def _byte_list(value: Any, field: str) -> list[int]:
+    if not isinstance(value, list) or not all(isinstance(b, int) and 0 <= b < 256 for b in value):
+        raise MetadataError(f"{field}: {value!r} is neither Base64 nor a list of byte values")
+    return value
+
+
+def _fixed_string(value: str, dtype: np.dtype, field: str) -> Any:
+    if len(value) > dtype.itemsize // 4:
+        raise MetadataError(f"{field}: {value!r} is longer than {dtype} holds")
+    return np.str_(value)
+
+
+def _parse_time(value: Any, dtype: np.dtype, field: str) -> Any:
+    if value == "NaT":
+        value = _NAT
+    if isinstance(value, bool) or not isinstance(value, int) or not _NAT <= value < 2**63:
+        raise MetadataError(f"{field}: {value!r} is not an int64 count or 'NaT'")
+    return np.array(value, dtype="i8").view(dtype.newbyteorder("="))[()]
 
 
 def _encode_float(value: Any) -> Any:
@@ -90,9 +182,18 @@ def _encode_float(value: Any) -> Any:
     return v
 
 
+def _raw(value: Any, dtype: np.dtype) -> bytes:
+    return np.asarray(value, dtype=dtype).tobytes()
+
+
 def encode_fill_value(value: Any, dtype: np.dtype) -> Any:
-    """numpy scalar -> JSON fill value."""
+    """numpy scalar -> v3 JSON fill value."""
     kind = dtype.kind
+    vlen = vlen_kind(dtype)
+    if vlen == "string" or kind == "U":
+        return str(value)
+    if vlen == "bytes":
+        return base64.b64encode(bytes(value)).decode()
     if kind == "b":
         return bool(value)
     if kind in "iu":
@@ -102,16 +203,109 @@ def encode_fill_value(value: Any, dtype: np.dtype) -> Any:
     if kind == "c":
         c = np.asarray(value, dtype=dtype)[()]
         return [_encode_float(c.real), _encode_float(c.imag)]
+    if kind in "Mm":
+        return int(np.asarray(value, dtype=dtype).astype(dtype.newbyteorder("=")).view("i8"))
+    if dtype.fields is not None:
+        if (dtype.metadata or {}).get("zarr_v3_name") == "struct":
+            v = np.asarray(value, dtype=dtype)
+            return {n: encode_fill_value(v[n][()], dtype.fields[n][0]) for n in dtype.names}
+        return base64.b64encode(_raw(value, dtype)).decode()
+    if kind == "S":  # the value without its NUL padding, as zarr-python writes it
+        return base64.b64encode(bytes(np.bytes_(value))).decode()
     if kind == "V":
-        return list(bytes(np.asarray(value, dtype=dtype).tobytes()))
+        if (dtype.metadata or {}).get("zarr_v3_name") == "raw_bytes":
+            return base64.b64encode(_raw(value, dtype)).decode()
+        return list(_raw(value, dtype))
     raise MetadataError(f"no fill value encoding for {dtype}")
+
+
+# -- Zarr v2 ------------------------------------------------------------------------------
+
+
+def parse_fill_value_v2(value: Any, dtype: np.dtype, field: str = "fill_value") -> Any:
+    """v2 JSON fill value -> numpy scalar of ``dtype`` (the stored v2 dtype, byte order
+    included), or None for ``null``."""
+    if value is None:
+        return None
+    kind = dtype.kind
+    if kind == "O":
+        vlen = vlen_kind(dtype)
+        if not isinstance(value, str):
+            return default_fill_value(dtype)  # zarr-python writes 0 and the like: no value
+        if vlen == "bytes":
+            try:
+                return base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                return value.encode()
+        return value
+    if kind in "SV":
+        if kind == "S" and not isinstance(value, str):
+            return np.bytes_(b"")  # legacy zarr-python 2 wrote 0 for "no value"
+        if kind == "S":
+            try:
+                return _parse_bytes_like(value, dtype, field)
+            except MetadataError:
+                return np.bytes_(value.encode()[: dtype.itemsize])  # legacy plain text
+        return _parse_bytes_like(value, dtype, field)
+    if kind == "b" and isinstance(value, int) and value in (0, 1):
+        return np.bool_(value)
+    if kind == "c" and isinstance(value, int | float) and not isinstance(value, bool):
+        value = [value, 0.0]
+    if kind == "f" and isinstance(value, int) and not isinstance(value, bool):
+        return dtype.type(value)
+    return parse_fill_value(value, dtype, field)
+
+
+def encode_fill_value_v2(value: Any, dtype: np.dtype) -> Any:
+    """numpy scalar -> v2 JSON fill value (``dtype``: the stored v2 dtype)."""
+    if value is None:
+        return None
+    kind = dtype.kind
+    if kind == "O":
+        vlen = vlen_kind(dtype)
+        return base64.b64encode(bytes(value)).decode() if vlen == "bytes" else str(value)
+    if kind in "SV":
+        # The whole element, NUL padding included: tensorstore insists on itemsize bytes
+        # (zarr-python writes S values unpadded, and reads either).
+        return base64.b64encode(_raw(value, dtype)).decode()
+    if kind == "f":
+        v = float(np.asarray(value, dtype=dtype))
+        return "NaN" if math.isnan(v) else _encode_float(v) if math.isinf(v) else v
+    if kind == "c":
+        c = complex(np.asarray(value, dtype=dtype))
+        return [
+            encode_fill_value_v2(c.real, np.dtype("f8")),
+            encode_fill_value_v2(c.imag, np.dtype("f8")),
+        ]
+    return encode_fill_value(value, dtype)
+
+
+# -- what users write ---------------------------------------------------------------------
 
 
 def fill_value_for(value: Any, dtype: np.dtype) -> Any:
     """A user-given fill value (Python or numpy scalar, or JSON form) -> numpy scalar."""
     if value is None:
         return default_fill_value(dtype)
-    if isinstance(value, (str, list, tuple)) or dtype.kind == "V":
+    vlen = vlen_kind(dtype)
+    if vlen is not None:
+        if vlen == "string" and isinstance(value, str):
+            return value
+        if vlen == "bytes" and isinstance(value, bytes | bytearray):
+            return bytes(value)
+        raise MetadataError(
+            f"fill_value {value!r} is not a {'str' if vlen == 'string' else 'bytes'}"
+        )
+    if dtype.kind in "SUMm" and isinstance(value, str | bytes | np.generic):
+        try:
+            return np.asarray(value).astype(dtype)[()]
+        except (TypeError, ValueError) as e:
+            raise MetadataError(f"fill_value {value!r} is not a valid {dtype} value") from e
+    if dtype.kind == "V" and isinstance(value, bytes | bytearray):
+        return _element(bytes(value), dtype, "fill_value")
+    if isinstance(value, np.void) or (dtype.fields is not None and isinstance(value, tuple)):
+        return np.asarray(value, dtype=dtype)[()]
+    if isinstance(value, str | list | tuple | dict) or dtype.kind == "V":
         return parse_fill_value(value, dtype)
     try:
         return np.asarray(value).astype(dtype, casting="unsafe")[()]

@@ -209,14 +209,21 @@ def parse_group_metadata(doc: dict[str, Any], where: str = "zarr.json") -> Group
     return GroupMetadata(attributes=attributes, consolidated_metadata=doc.get("consolidated_metadata"))
 
 
-def parse_node_json(raw: bytes, where: str) -> dict[str, Any]:
-    """Bytes of a ``zarr.json`` -> the JSON object, with errors that name the key."""
+def load_json_object(raw: Any, where: str) -> dict[str, Any]:
+    """Bytes of a JSON metadata document -> the object, with errors that name the key.
+    (Python's parser also takes the bare NaN/Infinity tokens some old writers emit.)"""
     try:
         doc = json.loads(bytes(raw))
     except (ValueError, UnicodeDecodeError) as e:
         raise MetadataError(f"{where}: not valid JSON ({e})") from None
     if not isinstance(doc, dict):
         raise MetadataError(f"{where}: the document must be a JSON object")
+    return doc
+
+
+def parse_node_json(raw: bytes, where: str) -> dict[str, Any]:
+    """Bytes of a ``zarr.json`` -> the JSON object, with errors that name the key."""
+    doc = load_json_object(raw, where)
     if doc.get("zarr_format") != 3:
         raise MetadataError(f"{where}: zarr_format must be 3, found {doc.get('zarr_format')!r}")
     if doc.get("node_type") not in ("array", "group"):

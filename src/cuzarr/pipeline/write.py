@@ -40,6 +40,8 @@ def chunk_is_fill(chunk: np.ndarray, fill: Any) -> bool:
     kind = chunk.dtype.kind
     if kind == "V":
         return chunk.tobytes() == np.asarray(fill, dtype=chunk.dtype).tobytes() * chunk.size
+    if kind in "mM":  # NaT != NaT, but a chunk of NaT under a NaT fill is empty
+        return bool((chunk.view(np.int64) == np.asarray(fill, dtype=chunk.dtype).view(np.int64)).all())
     if kind in "fc":
         unit = np.dtype(f"u{chunk.dtype.itemsize // (2 if kind == 'c' else 1)}")
         bits = np.ascontiguousarray(chunk).view(unit).reshape(-1, 2 if kind == "c" else 1)

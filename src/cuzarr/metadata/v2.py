@@ -1,0 +1,125 @@
+"""Zarr v2 documents: ``.zarray``, ``.zgroup``, ``.zattrs`` — parse, validate, write.
+
+Spec: https://zarr-specs.readthedocs.io/en/latest/v2/v2.0.html
+These are the JSON models only; :mod:`cuzarr.metadata.convert` turns a ``.zarray`` into
+the internal (v3-shaped) :class:`~cuzarr.metadata.v3.ArrayMetadata` and back.
+
+Example ``.zarray``: ``{"zarr_format": 2, "shape": [100, 100], "chunks": [10, 10],
+"dtype": "<f8", "compressor": {"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": 1},
+"fill_value": "NaN", "order": "C", "filters": null, "dimension_separator": "."}``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cuzarr.errors import MetadataError
+from cuzarr.metadata.dtypes import dtype_to_v2, parse_dtype_v2
+from cuzarr.metadata.v3 import load_json_object
+
+ZARRAY, ZGROUP, ZATTRS, ZMETADATA = ".zarray", ".zgroup", ".zattrs", ".zmetadata"
+
+
+load_object = load_json_object  # .zarray, .zgroup, .zattrs and .zmetadata are JSON objects
+
+
+@dataclass(frozen=True)
+class ZArray:
+    """A parsed ``.zarray``. ``dtype`` keeps its stored byte order; ``fill_value`` and the
+    codec configs stay JSON until conversion (their meaning depends on the object codec)."""
+
+    shape: tuple[int, ...]
+    chunks: tuple[int, ...]
+    dtype: np.dtype
+    compressor: dict[str, Any] | None
+    filters: tuple[dict[str, Any], ...]
+    fill_value: Any
+    order: str = "C"
+    dimension_separator: str = "."
+
+    def to_json(self) -> dict[str, Any]:
+        # zarr-python 3's key order, so documents diff cleanly against its output
+        return {
+            "shape": list(self.shape),
+            "chunks": list(self.chunks),
+            "dtype": dtype_to_v2(self.dtype),
+            "fill_value": self.fill_value,
+            "order": self.order,
+            "filters": [dict(f) for f in self.filters] or None,
+            "dimension_separator": self.dimension_separator,
+            "compressor": self.compressor,
+            "zarr_format": 2,
+        }
+
+
+def _ints(doc: dict[str, Any], name: str, where: str, low: int) -> tuple[int, ...]:
+    value = doc.get(name)
+    if not isinstance(value, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= low for v in value
+    ):
+        what = "positive" if low else "non-negative"
+        raise MetadataError(f"{where}: {name!r} must be a list of {what} integers, not {value!r}")
+    return tuple(value)
+
+
+def _codec_json(value: Any, name: str, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or not isinstance(value.get("id"), str):
+        raise MetadataError(f"{where}: {name} must be an object with an 'id', not {value!r}")
+    return value
+
+
+def parse_zarray(doc: dict[str, Any], where: str = ".zarray") -> ZArray:
+    if doc.get("zarr_format") != 2:
+        raise MetadataError(f"{where}: zarr_format must be 2, found {doc.get('zarr_format')!r}")
+    for name in ("shape", "chunks", "dtype", "compressor", "fill_value", "order", "filters"):
+        if name not in doc:
+            raise MetadataError(f"{where}: required field {name!r} is missing")
+    shape = _ints(doc, "shape", where, 0)
+    chunks = _ints(doc, "chunks", where, 1)
+    if len(chunks) != len(shape):
+        raise MetadataError(
+            f"{where}: chunks {list(chunks)} and shape {list(shape)} differ in rank"
+        )
+    try:
+        dtype = parse_dtype_v2(doc["dtype"])
+    except MetadataError as e:
+        raise MetadataError(f"{where}: {e}") from None
+    order = doc["order"]
+    if order not in ("C", "F"):
+        raise MetadataError(f"{where}: order must be 'C' or 'F', not {order!r}")
+    separator = doc.get("dimension_separator") or "."  # absent or null: the default
+    if separator not in (".", "/"):
+        raise MetadataError(f"{where}: dimension_separator must be '.' or '/', not {separator!r}")
+    compressor = doc["compressor"]
+    if compressor is not None:
+        compressor = _codec_json(compressor, "compressor", where)
+    filters = doc["filters"] or []  # zarr-python 3 reads a non-conformant [] as null
+    if not isinstance(filters, list):
+        raise MetadataError(f"{where}: filters must be a list or null, not {filters!r}")
+    filters = tuple(_codec_json(f, "each filter", where) for f in filters)
+    return ZArray(shape, chunks, dtype, compressor, filters, doc["fill_value"], order, separator)
+
+
+def parse_zgroup(doc: dict[str, Any], where: str = ".zgroup") -> None:
+    # zarr-python 3 adds a "consolidated_metadata" entry inside .zgroup; other keys are
+    # ignored as the spec says readers should.
+    if doc.get("zarr_format") != 2:
+        raise MetadataError(f"{where}: zarr_format must be 2, found {doc.get('zarr_format')!r}")
+
+
+def parse_zattrs(raw: Any, where: str = ".zattrs") -> dict[str, Any]:
+    """The user attributes (absent -> {})."""
+    return {} if raw is None else load_object(raw, where)
+
+
+def zgroup_json() -> dict[str, Any]:
+    return {"zarr_format": 2}
+
+
+def dump_json_v2(doc: Any) -> bytes:
+    """JSON as zarr-python writes v2 documents (indented, sorted-free, NaN never bare)."""
+    return json.dumps(doc, indent=4, allow_nan=False).encode()
