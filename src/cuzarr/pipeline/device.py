@@ -1,0 +1,418 @@
+"""The device read path: encoded chunks -> one device buffer -> nvCOMP -> kernels -> output.
+
+**This module has not run on a GPU yet.** It is written against the documented APIs of
+cupy, nvCOMP's Python module (``nvidia.nvcomp``, RAW bitstreams) and numba-cuda (notes:
+shared/reference/gpu-decode-notes.md). What it relies on is tested on the CPU: the host
+planning (:mod:`cuzarr.pipeline.device_plan`, :mod:`cuzarr.codecs.blosc_plan`, proven
+byte-exact against c-blosc) and every kernel of ``cuzarr.kernels`` under numba's CUDA
+simulator. cupy, nvCOMP and numba are imported on first use; nothing on the CPU path
+imports this module, and ``buffers.gpu_available()`` does not switch it on.
+
+Per batch, on one CUDA stream:
+
+1. the encoded chunks are fetched on the host (``io.fetch``: whole chunks, or the inner
+   chunks of shards, whose index the shard view already parsed) and packed into one pinned
+   staging buffer, each RAW payload aligned, then copied to the device in one transfer;
+2. one nvCOMP batch decode per algorithm writes every chunk into one device buffer (Blosc:
+   all inner streams of all chunks, grouped by inner codec, into a stage region; raw splits
+   by a copy kernel; then the byte/bit unshuffle kernels);
+3. crc32c verification and byteswap run as one kernel launch each;
+4. ``copy_boxes`` scatters every chunk into the output and fills missing chunks, in one
+   launch (integer-array selections: cupy indexing per chunk).
+
+A chunk the device cannot take (BloscLZ, a zstd frame without content size, odd framing)
+is decoded by the host codec chain alone and uploaded: counted in ``HOST_FALLBACKS`` and
+logged at debug level. Synchronisation: nvCOMP's ``decode`` without a precomputed config
+synchronises once per call (documented); each batch ends with one stream synchronisation
+(staging buffers are released, crc32c results compared). Nothing synchronises per chunk.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cuzarr.codecs import blosc_plan as bp
+from cuzarr.codecs.base import ChunkSpec
+from cuzarr.errors import ChecksumError, CorruptChunkError, UnsupportedError
+from cuzarr.indexing import ChunkProjection
+from cuzarr.pipeline import device_plan as dp
+
+log = logging.getLogger(__name__)
+HOST_FALLBACKS: collections.Counter[str] = collections.Counter()
+NVCOMP = {bp.LZ4: "LZ4", bp.SNAPPY: "Snappy", bp.ZLIB: "Deflate", bp.ZSTD: "Zstd"}
+LEAD = {None: 0, "blosc": 0, "lz4": 4, "zstd": 0}  # framing bytes before the RAW stream
+OUT_ALIGN = 256
+_local = threading.local()
+_allocator_set = False
+
+
+def _libs() -> tuple[Any, Any, Any]:
+    """cupy, nvidia.nvcomp and numba.cuda, imported on first use."""
+    global _allocator_set
+    import cupy
+    from numba import cuda
+    from nvidia import nvcomp
+
+    if not _allocator_set:  # nvCOMP's scratch from cupy's pool: no cudaMalloc per call
+        nvcomp.set_device_allocator(lambda nbytes, stream: cupy.cuda.alloc(nbytes))
+        _allocator_set = True
+    return cupy, nvcomp, cuda
+
+
+def device_chain(chain: Any, dtype: np.dtype) -> tuple[str | None, bool, int]:
+    """(compressor kind, crc32c outermost?, byte-swap unit) of a codec chain the device
+    path decodes; UnsupportedError for any other chain (the array is read on the CPU)."""
+    from cuzarr.codecs.blosc import BloscCodec
+    from cuzarr.codecs.bytes import BytesCodec
+    from cuzarr.codecs.crc32c import Crc32cCodec
+    from cuzarr.codecs.gzip import GzipCodec
+    from cuzarr.codecs.lz4 import LZ4Codec
+    from cuzarr.codecs.zlib import ZlibCodec
+    from cuzarr.codecs.zstd import ZstdCodec
+
+    kinds = {BloscCodec: "blosc", ZstdCodec: "zstd", LZ4Codec: "lz4", ZlibCodec: "deflate",
+             GzipCodec: "deflate"}  # fmt: skip
+    bb = list(chain.bytes_bytes)
+    crc = bool(bb) and isinstance(bb[-1], Crc32cCodec) and bb[-1].location == "end"
+    bb = bb[:-1] if crc else bb
+    swap = dp.swap_unit(dtype) if isinstance(chain.array_bytes, BytesCodec) else None
+    if chain.array_array or swap is None or len(bb) > 1 or (bb and type(bb[0]) not in kinds):
+        raise UnsupportedError(f"no device decoder for the codec chain {list(chain.codecs)}")
+    native = chain.array_bytes.is_native(dtype)
+    return (kinds[type(bb[0])] if bb else None), crc, (1 if native else swap)
+
+
+class DeviceReader:
+    """Reads batches of chunks of one array into device memory (one per array and thread).
+
+    Every call into cupy, nvCOMP or numba goes through the methods of the first section,
+    so that a test can run the rest (planning, launches, fallbacks, scatter) on the CPU
+    with numpy buffers, nvCOMP replaced by CPU decoders and numba's CUDA simulator.
+    """
+
+    def __init__(self, io: Any):
+        self._io = weakref.ref(io)  # readers are cached per io object, weakly
+        self.dtype = io.metadata.dtype
+        self.fill_value = io.metadata.fill_value
+        self.kind, self.crc, self.swap = device_chain(io.chain, self.dtype)
+        self._keep: list[Any] = []  # host buffers in flight until the batch synchronises
+        self._pending_crc: tuple[Any, np.ndarray] | None = None
+        self._open_device()
+
+    @property
+    def io(self) -> Any:
+        return self._io()
+
+    # -- the device: cupy, nvCOMP, numba ----------------------------------------------------
+    def _open_device(self) -> None:
+        self.cupy, self.nvcomp, self.cuda = _libs()
+        self.stream = self.cupy.cuda.Stream(non_blocking=True)
+        self.nb_stream = self.cuda.external_stream(self.stream.ptr)
+        self.device_array = self.cupy.ndarray
+
+    def _empty(self, nbytes: int) -> Any:
+        with self.stream:
+            return self.cupy.empty(max(nbytes, OUT_ALIGN), dtype=np.uint8)
+
+    def _pinned(self, nbytes: int) -> np.ndarray:
+        mem = self.cupy.cuda.alloc_pinned_memory(max(nbytes, 1))
+        self._keep.append(mem)
+        return np.frombuffer(mem, np.uint8, nbytes)
+
+    def _copy_in(self, dev: Any, host: np.ndarray) -> None:
+        """Host -> device on the batch stream (asynchronous from pinned memory)."""
+        dev.set(host, stream=self.stream)
+
+    def _dev(self, array: Any) -> Any:
+        """A kernel argument: a numba view (no CAI synchronisation) of a cupy array, or of
+        a host array uploaded on the batch stream."""
+        if isinstance(array, np.ndarray):
+            with self.stream:
+                array = self.cupy.asarray(np.ascontiguousarray(array))
+        return self.cuda.as_cuda_array(array, sync=False)
+
+    def _nvcomp_decode(self, algorithm: str, ins: list[Any], outs: list[Any]) -> list[int]:
+        """One nvCOMP batch of RAW streams into caller-owned outputs; the decoded sizes."""
+        cache = _local.__dict__.setdefault("codecs", {})
+        key = (algorithm, self.stream.ptr)
+        if key not in cache:  # a Codec is thread-local and bound to a stream
+            cache[key] = self.nvcomp.Codec(
+                algorithm=algorithm,
+                bitstream_kind=self.nvcomp.BitstreamKind.RAW,
+                device_id=self.cupy.cuda.Device().id,
+                cuda_stream=self.stream.ptr,
+            )
+        ptr = self.stream.ptr
+        wrapped_in = [self.nvcomp.as_array(a, cuda_stream=ptr) for a in ins]
+        wrapped_out = [self.nvcomp.as_array(a, cuda_stream=ptr) for a in outs]
+        results = cache[key].decode(wrapped_in, out=wrapped_out)
+        # verify on a GPU: that buffer_size is the decoded size when out= is given
+        return [getattr(r, "buffer_size", o.nbytes) for r, o in zip(results, outs)]
+
+    def _to_host(self, dev: Any) -> np.ndarray:
+        return dev.get()
+
+    def _synchronize(self) -> None:
+        self.stream.synchronize()
+
+    def _flat_target(self, arr: Any) -> tuple[Any, int, int]:
+        """(flat uint8 view over all of ``arr``'s memory, byte offset of its element 0 in
+        that view, alignment of the view's start): strided and flipped outputs included."""
+        lo, span = _span(arr)
+        mem = arr.data
+        start = self.cupy.cuda.MemoryPointer(mem.mem, mem.ptr - mem.mem.ptr + lo)
+        flat = self.cupy.ndarray((span,), dtype=np.uint8, memptr=start)
+        return flat, -lo, _alignment(start.ptr)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _upload(self, host: np.ndarray) -> Any:
+        dev = self._empty(len(host))
+        self._copy_in(dev[: len(host)], host)
+        return dev
+
+    def _run(self, kernel: Any, *args: Any, **options: Any) -> None:
+        """Launch a ``cuzarr.kernels`` function on the batch stream, array arguments (host
+        descriptors or device buffers) passed through :meth:`_dev`."""
+        arrays = (np.ndarray, self.device_array)
+        args = tuple(self._dev(a) if isinstance(a, arrays) else a for a in args)
+        kernel(*args, stream=self.nb_stream, **options)
+
+    def _nvcomp(self, algorithm, dev_in, srcs, lengths, work, dsts, sizes, keys) -> None:
+        """One nvCOMP batch: RAW streams ``dev_in[src:src+len]`` -> ``work[dst:dst+size]``."""
+        if not len(srcs):
+            return
+        ins = [dev_in[s : s + n] for s, n in zip(srcs.tolist(), lengths.tolist())]
+        outs = [work[d : d + n] for d, n in zip(dsts.tolist(), sizes.tolist())]
+        for got, size, key in zip(self._nvcomp_decode(algorithm, ins, outs), sizes.tolist(), keys):
+            if got != size:
+                raise CorruptChunkError(
+                    f"chunk {key!r}: the {algorithm} stream decoded to {got} bytes, not {size}"
+                )
+
+    def _host(self, i: int, reason: str, datas, specs, keys, work, dst) -> None:
+        """Decode chunk i with the host codec chain and upload it (already native order)."""
+        HOST_FALLBACKS[reason] += 1
+        log.debug("chunk %r decoded on the host: %s", keys[i], reason)
+        chunk = self.io.chain.decode([datas[i]], [specs[i]], names=[keys[i]])[0]
+        flat = np.ascontiguousarray(chunk).reshape(-1).view(np.uint8)
+        self._copy_in(work[dst[i] : dst[i] + len(flat)], flat)
+
+    # -- decode -----------------------------------------------------------------------------
+    def decode(self, datas: Sequence[Any], specs: Sequence[ChunkSpec], keys: Sequence[str]):
+        """(work buffer, decoded offset of each chunk): chunk i's decoded, native-order
+        bytes are ``work[offsets[i] : offsets[i] + specs[i].nbytes]``."""
+        sizes = np.array([s.nbytes for s in specs], dtype=np.int64)
+        lengths = np.array([memoryview(d).nbytes for d in datas], dtype=np.int64)
+        first = [bytes(memoryview(d).cast("B")[:1]) for d in datas]
+        # deflate: a gzip member (10-byte header, usually) or a zlib stream (2 bytes)
+        lead = [LEAD[self.kind] if self.kind in LEAD else 10 if f == b"\x1f" else 2 for f in first]
+        offsets, total = dp.pack(lengths, dp.ALIGN, lead)
+        staging = self._pinned(total)
+        dp.gather(staging, offsets, datas)
+        payload = lengths - (4 if self.crc else 0)
+        # Blosc uploads its repacked inner streams; the whole chunks only for crc32c.
+        dev_in = self._upload(staging) if self.crc or self.kind != "blosc" else None
+        if self.crc:
+            self._check_crc_launch(dev_in, staging, offsets, payload)
+        dst, decoded_total = dp.pack(sizes, OUT_ALIGN)
+        if self.kind == "blosc":
+            work, host = self._decode_blosc(
+                staging, offsets, payload, sizes, dst, decoded_total, keys
+            )
+        else:
+            work = self._empty(decoded_total)
+            host = self._decode_plain(dev_in, staging, offsets, payload, sizes, dst, work, keys)
+        for i, reason in host.items():
+            self._host(i, reason, datas, specs, keys, work, dst)
+        device = np.array([i for i in range(len(datas)) if i not in host], dtype=np.int64)
+        if self.swap > 1 and len(device):
+            from cuzarr.kernels.byteswap import byteswap
+
+            counts = sizes[device] // self.swap
+            itemsizes = np.full(len(device), self.swap, np.int64)
+            self._run(byteswap, work, dst[device], counts, itemsizes, max_count=int(counts.max()))
+        return work, dst
+
+    def _decode_plain(self, dev_in, staging, offsets, payload, sizes, dst, work, keys) -> dict:
+        if self.kind is None:  # the bytes codec only: copy the payloads
+            from cuzarr.kernels.scatter import copy_segments
+
+            host = {
+                int(i): "size differs from the chunk's" for i in np.flatnonzero(payload != sizes)
+            }
+            ok = np.flatnonzero(payload == sizes)
+            longest = int(sizes[ok].max()) if len(ok) else 0
+            self._run(
+                copy_segments, dev_in, work, offsets[ok], dst[ok], sizes[ok], max_length=longest
+            )
+            return host
+        streams = dp.raw_streams(self.kind, staging, offsets, payload, sizes)
+        host = {int(i): dp.HOST_REASONS[streams.host[i]] for i in streams.host_chunks()}
+        ok = streams.device()
+        misaligned = ok[streams.src[ok] % dp.ALIGN != 0]
+        host.update({int(i): "stream start not aligned" for i in misaligned})
+        ok = np.setdiff1d(ok, misaligned)
+        self._nvcomp(streams.algorithm, dev_in, streams.src[ok], streams.length[ok], work,
+                     dst[ok], sizes[ok], [keys[i] for i in ok])  # fmt: skip
+        return host
+
+    def _decode_blosc(self, staging, offsets, payload, sizes, dst, decoded_total, keys):
+        plan = bp.plan_blosc_batch(staging, offsets, payload, sizes, dst)
+        host = {int(i): plan.fallback_reason(i) for i in plan.host_chunks()}
+        src, length = plan.split_src.copy(), plan.split_len.copy()
+        deflate = np.flatnonzero(~plan.split_raw & (plan.split_codec == bp.ZLIB))
+        if len(deflate):  # zlib inner streams -> raw DEFLATE
+            raw = dp.deflate_streams(staging, src[deflate], length[deflate])
+            src[deflate], length[deflate] = raw.src, raw.length
+            for s in raw.host_chunks():
+                host.setdefault(int(plan.split_chunk[deflate[s]]), dp.HOST_REASONS[raw.host[s]])
+        live = ~np.isin(plan.split_chunk, list(host))
+        # Inner streams sit at arbitrary offsets: repack them at aligned ones (host copy).
+        packed, packed_total = dp.pack(length, dp.ALIGN)
+        repacked = self._pinned(packed_total)
+        dp.gather_ranges(repacked, packed[live], staging, src[live], length[live])
+        dev_in = self._upload(repacked)
+        stage_base = -(-decoded_total // OUT_ALIGN) * OUT_ALIGN
+        work = self._empty(stage_base + plan.stage_nbytes)
+        split_dst = plan.split_dst + np.where(plan.split_to_stage, stage_base, 0)
+        raw = np.flatnonzero(live & plan.split_raw)
+        if len(raw):
+            from cuzarr.kernels.scatter import copy_segments
+
+            longest = int(length[raw].max())
+            self._run(
+                copy_segments,
+                dev_in,
+                work,
+                packed[raw],
+                split_dst[raw],
+                length[raw],
+                max_length=longest,
+            )
+        for codec, algorithm in NVCOMP.items():
+            s = np.flatnonzero(live & ~plan.split_raw & (plan.split_codec == codec))
+            names = [keys[c] for c in plan.split_chunk[s]]
+            self._nvcomp(algorithm, dev_in, packed[s], length[s], work, split_dst[s],
+                         plan.split_size[s], names)  # fmt: skip
+        self._unshuffle(plan, work, stage_base, ~np.isin(plan.block_chunk, list(host)))
+        return work, host
+
+    def _unshuffle(self, plan: bp.BloscPlan, work: Any, stage_base: int, live: np.ndarray) -> None:
+        from cuzarr.kernels.bitshuffle import bit_unshuffle
+        from cuzarr.kernels.shuffle import byte_unshuffle
+
+        for kind, kernel in ((bp.BYTESHUFFLE, byte_unshuffle), (bp.BITSHUFFLE, bit_unshuffle)):
+            b = np.flatnonzero(live & (plan.block_shuffle == kind))
+            if len(b):
+                src, size = stage_base + plan.block_stage[b], plan.block_size[b]
+                dst, typesize = plan.block_dst[b], plan.block_typesize[b]
+                self._run(kernel, work, work, src, dst, size, typesize, max_size=int(size.max()))
+
+    def _check_crc_launch(self, dev_in, staging, offsets, payload) -> None:
+        """Launch the crc32c kernel over the payloads; compared in :meth:`finish_batch`."""
+        from cuzarr.kernels.crc32c import crc32c, tables
+
+        if (payload < 0).any():
+            raise CorruptChunkError("a chunk is shorter than its 4-byte crc32c checksum")
+        stored = dp.read_le(staging, offsets + payload, np.full(len(payload), 4))
+        computed = self._empty(4 * len(payload))[: 4 * len(payload)].view(np.uint32)
+        self._run(crc32c, dev_in, offsets, payload, computed, *tables())
+        self._pending_crc = (computed, stored.astype(np.uint32))
+
+    # -- a batch of projections ---------------------------------------------------------------
+    def read_batch(self, batch: Sequence[ChunkProjection], out: Any) -> None:
+        """Fetch, decode and scatter one batch into ``out`` (a cupy array, the view the
+        projections index)."""
+        keys = [self.io.key(p.chunk_coords) for p in batch]
+        datas = self.io.fetch([p.chunk_coords for p in batch])
+        present = [i for i, d in enumerate(datas) if d is not None]
+        specs = [self.io.spec(p.chunk_coords) for p in batch]
+        self._pending_crc = None
+        work, offsets = self._empty(0), np.zeros(0, np.int64)
+        if present:
+            work, offsets = self.decode([datas[i] for i in present], [specs[i] for i in present],
+                                        [keys[i] for i in present])  # fmt: skip
+        chunk_offsets = np.full(len(batch), -1, dtype=np.int64)
+        chunk_offsets[present] = offsets
+        scatter(self, batch, specs, chunk_offsets, work, out)
+        self.finish_batch([keys[i] for i in present])
+
+    def finish_batch(self, keys: Sequence[str]) -> None:
+        self._synchronize()
+        self._keep.clear()
+        if self._pending_crc is not None:
+            computed, stored = self._pending_crc
+            bad = np.flatnonzero(self._to_host(computed) != stored)
+            if len(bad):
+                raise ChecksumError(f"chunk {keys[int(bad[0])]!r}: crc32c checksum mismatch")
+
+
+def _span(arr: Any) -> tuple[int, int]:
+    """(byte offset of the lowest addressed element from element 0, bytes spanned)."""
+    extent = [(n - 1) * s for n, s in zip(arr.shape, arr.strides)] if arr.size else []
+    lo = sum(min(0, e) for e in extent)
+    return lo, sum(max(0, e) for e in extent) - lo + arr.itemsize
+
+
+def _alignment(address: int) -> int:
+    return min(OUT_ALIGN, address & -address) if address else OUT_ALIGN
+
+
+def scatter(reader: DeviceReader, batch, specs, chunk_offsets, work, out) -> None:
+    """Every chunk of the batch into ``out`` in one ``copy_boxes`` launch (missing chunks:
+    the fill value); integer-array selections through cupy, chunk by chunk."""
+    from cuzarr.kernels.scatter import copy_boxes
+
+    dtype = reader.dtype
+    flat, origin, align = reader._flat_target(out)
+    items = [(p.chunk_selection, p.out_selection, s.shape, int(o))
+             for p, s, o in zip(batch, specs, chunk_offsets)]  # fmt: skip
+    plan = dp.box_plan(items, dtype.itemsize, out.strides, origin, align)
+    if len(plan.src_base):
+        unit = np.dtype(f"u{plan.unit}")
+        fill = np.full(1, reader.fill_value, dtype=dtype).view(unit)
+        boxes = (plan.src_base, plan.src_strides, plan.dst_base, plan.dst_strides, plan.counts)
+        reader._run(copy_boxes, work.view(unit), flat.view(unit), fill, *boxes, plan.per,
+                    max_elements=plan.max_elements)  # fmt: skip
+    with reader.stream:
+        for i in plan.unsupported:
+            p, spec, offset = batch[i], specs[i], int(chunk_offsets[i])
+            if offset < 0:
+                out[p.out_selection] = reader.fill_value
+                continue
+            chunk = work[offset : offset + spec.nbytes].view(dtype).reshape(spec.shape)
+            out[p.out_selection] = chunk[p.chunk_selection]
+
+
+def as_device_array(obj: Any) -> Any:
+    """A cupy view of a device array: cupy, any ``__cuda_array_interface__`` or
+    ``__dlpack__`` object (a torch CUDA tensor)."""
+    cupy = _libs()[0]
+    if isinstance(obj, cupy.ndarray):
+        return obj
+    if hasattr(obj, "__cuda_array_interface__"):
+        return cupy.asarray(obj)
+    if hasattr(obj, "__dlpack__"):
+        return cupy.from_dlpack(obj)
+    raise TypeError(
+        f"out= must be a device array (cupy, CUDA array interface or DLPack), not {type(obj)}"
+    )
+
+
+def read_projections_device(io: Any, projections: Sequence[ChunkProjection], out: Any) -> None:
+    """The device twin of :func:`cuzarr.pipeline.read.read_projections`: fill ``out`` (a
+    device array, the view the projections index) from storage."""
+    readers = _local.__dict__.setdefault("readers", weakref.WeakKeyDictionary())
+    reader = readers.get(io)
+    if reader is None:
+        reader = readers[io] = DeviceReader(io)
+    target = as_device_array(out)
+    for batch in io.batches(projections):
+        reader.read_batch(batch, target)

@@ -1,0 +1,170 @@
+"""The device read path equals the CPU path: every codec, dtype and layout the device
+decodes, whole reads and crops, cupy results and out= (cupy, torch). Needs a GPU (see
+conftest.py); nothing here imports cupy at module level, so collection works anywhere."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cuzarr
+from cuzarr import indexing
+
+SHAPE, CHUNKS = (150, 130), (64, 48)  # edge chunks on both axes
+SELECTIONS = [
+    (slice(None), slice(None)),
+    (slice(3, 140, 7), slice(None, None, -3)),
+    (77, slice(5, 120)),
+    (slice(60, 70), 129),
+]
+CODECS = {
+    "zstd": [{"name": "zstd", "configuration": {"level": 3}}],
+    "zstd-checksum": [{"name": "zstd", "configuration": {"level": 1, "checksum": True}}],
+    "gzip": [{"name": "gzip", "configuration": {"level": 5}}],
+    "zlib": [{"name": "numcodecs.zlib", "configuration": {"level": 1}}],
+    "lz4": [{"name": "numcodecs.lz4"}],
+    "blosc-lz4-shuffle": [
+        {"name": "blosc", "configuration": {"cname": "lz4", "shuffle": "shuffle"}}
+    ],
+    "blosc-lz4-bitshuffle": [
+        {"name": "blosc", "configuration": {"cname": "lz4", "shuffle": "bitshuffle"}}
+    ],
+    "blosc-zstd": [{"name": "blosc", "configuration": {"cname": "zstd", "shuffle": "shuffle"}}],
+    "blosc-zlib": [{"name": "blosc", "configuration": {"cname": "zlib", "shuffle": "noshuffle"}}],
+    "blosc-blosclz (host)": [{"name": "blosc", "configuration": {"cname": "blosclz"}}],
+    "crc32c": [{"name": "zstd"}, {"name": "crc32c"}],
+    "none": None,
+}
+DTYPES = ["u1", "<i2", "<f4", "<f8", "<c8"]
+
+
+def data_for(dtype, shape=SHAPE):
+    values = (np.arange(int(np.prod(shape))) % 251).reshape(shape)
+    return (values * 3 + values // 7).astype(dtype)
+
+
+def gpu_read(array, selection, out=None, vectorized=False):
+    """Read with the device path into a new cupy array (or ``out``)."""
+    import cupy
+
+    from cuzarr.pipeline.device import as_device_array, read_projections_device
+
+    select = indexing.vectorized_selection if vectorized else indexing.orthogonal_selection
+    sel = select(selection, array.shape, array._io.dims)
+    result = cupy.empty(sel.out_shape, dtype=array.dtype) if out is None else out
+    read_projections_device(array._io, sel.projections, sel.out_view(as_device_array(result)))
+    return result
+
+
+def check(array, selection, **kw):
+    import cupy
+
+    got = gpu_read(array, selection, **kw)
+    want = array.vindex[selection] if kw.get("vectorized") else array[selection]
+    np.testing.assert_array_equal(cupy.asnumpy(got), want, err_msg=str(selection))
+
+
+@pytest.mark.parametrize("codec", list(CODECS))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_codecs_and_dtypes(codec, dtype):
+    a = cuzarr.create_array({}, shape=SHAPE, chunks=CHUNKS, dtype=dtype, fill_value=7,
+                            compressors=CODECS[codec])  # fmt: skip
+    a[:128] = data_for(dtype)[:128]  # the last row of chunks is missing: fill value
+    for selection in SELECTIONS:
+        check(a, selection)
+
+
+@pytest.mark.parametrize("dtype", [">u2", ">f8", ">c16"])
+def test_big_endian(dtype):
+    a = cuzarr.create_array({}, shape=SHAPE, chunks=CHUNKS, dtype=dtype, data=data_for(dtype),
+                            serializer={"name": "bytes", "configuration": {"endian": "big"}})  # fmt: skip
+    for selection in SELECTIONS:
+        check(a, selection)
+
+
+@pytest.mark.parametrize("inner", ["zstd", "lz4", "blosc-lz4-shuffle"])
+def test_sharded(inner):
+    a = cuzarr.create_array({}, shape=(256, 192), chunks=(32, 48), shards=(128, 96), dtype="<u2",
+                            compressors=CODECS[inner])  # fmt: skip
+    a[:200, :150] = data_for("<u2", (200, 150))  # some inner chunks empty
+    for selection in SELECTIONS:
+        check(a, selection)
+
+
+def test_zarr_v2_blosc_written_by_zarr_python(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    numcodecs = pytest.importorskip("numcodecs")
+    path = str(tmp_path / "v2.zarr")
+    z = zarr.create_array(path, shape=SHAPE, chunks=CHUNKS, dtype="<f4", zarr_format=2,
+                          compressors=numcodecs.Blosc("lz4", 5, numcodecs.Blosc.SHUFFLE))  # fmt: skip
+    z[:] = data_for("<f4")
+    a = cuzarr.open_array(path)
+    for selection in SELECTIONS:
+        check(a, selection)
+
+
+def test_vindex_points():
+    a = cuzarr.create_array({}, shape=SHAPE, chunks=CHUNKS, dtype="<i4", data=data_for("<i4"))
+    check(a, (np.array([0, 149, 64, 3]), np.array([129, 0, 48, 47])), vectorized=True)
+
+
+def test_out_cupy_and_torch():
+    import cupy
+
+    a = cuzarr.create_array({}, shape=SHAPE, chunks=CHUNKS, dtype="<f4", data=data_for("<f4"))
+    out = cupy.zeros(SHAPE, dtype="<f4")
+    assert gpu_read(a, (slice(None), slice(None)), out=out) is out
+    np.testing.assert_array_equal(cupy.asnumpy(out), data_for("<f4"))
+    torch = pytest.importorskip("torch")
+    t = torch.zeros(SHAPE, dtype=torch.float32, device="cuda")
+    gpu_read(a, (slice(None), slice(None)), out=t)
+    np.testing.assert_array_equal(t.cpu().numpy(), data_for("<f4"))
+
+
+def test_host_fallbacks_are_counted_and_right():
+    from cuzarr.pipeline import device
+
+    device.HOST_FALLBACKS.clear()
+    a = cuzarr.create_array({}, shape=SHAPE, chunks=CHUNKS, dtype="<u4", data=data_for("<u4"),
+                            compressors=CODECS["blosc-blosclz (host)"])  # fmt: skip
+    check(a, (slice(None), slice(None)))
+    assert device.HOST_FALLBACKS["BloscLZ has no device decoder"] == 9  # 3 x 3 chunks
+
+
+def test_kernels_on_the_device():
+    """Each kernel with cupy buffers on the device equals its numpy reference."""
+    import cupy
+    from numba import cuda
+
+    from cuzarr.codecs import blosc_plan as ref
+    from cuzarr.kernels.bitshuffle import bit_unshuffle
+    from cuzarr.kernels.crc32c import crc32c
+    from cuzarr.kernels.shuffle import byte_unshuffle
+
+    rng = np.random.default_rng(0)
+    sizes = np.array([0, 5, 64, 67, 4096, 40000], dtype=np.int64)
+    offsets = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
+    typesizes = np.array([4, 2, 8, 4, 4, 8], dtype=np.int64)
+    host = rng.integers(0, 256, int(sizes.sum()), dtype=np.uint8)
+    src, dst = cupy.asarray(host), cupy.zeros(len(host), dtype=np.uint8)
+    args = [
+        cuda.as_cuda_array(x)
+        for x in (src, dst, *map(cupy.asarray, (offsets, offsets, sizes, typesizes)))
+    ]
+    for kernel, reference in (
+        (byte_unshuffle, ref.byte_unshuffle),
+        (bit_unshuffle, ref.bit_unshuffle),
+    ):
+        kernel(*args, max_size=int(sizes.max()))
+        want = np.concatenate(
+            [reference(host[o : o + n], int(t)) for o, n, t in zip(offsets, sizes, typesizes)]
+        )
+        np.testing.assert_array_equal(cupy.asnumpy(dst), want)
+    import crc32c as crc32c_package
+
+    out = cupy.zeros(len(sizes), dtype=np.uint32)
+    crc32c(
+        cuda.as_cuda_array(src), cupy.asarray(offsets), cupy.asarray(sizes), cuda.as_cuda_array(out)
+    )
+    want = [crc32c_package.crc32c(host[o : o + n].tobytes()) for o, n in zip(offsets, sizes)]
+    assert cupy.asnumpy(out).tolist() == want
