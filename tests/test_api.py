@@ -230,3 +230,10 @@ def test_cli_demo_runs(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "values match" in out and "CPU backend" in out and "MiB/s" in out
+
+
+def test_open_group_on_an_array_says_so(tmp_path):
+    cuzarr.create_array(str(tmp_path), shape=(2,), dtype="u1")
+    for mode in ("r", "a"):
+        with pytest.raises(GroupNotFoundError, match="array"):
+            cuzarr.open_group(str(tmp_path), mode=mode)

@@ -142,6 +142,8 @@ def open_group(
         return open_group_at(
             s, path, read_only=mode == "r", zarr_format=zarr_format, use_consolidated=use_consolidated
         )
+    except GroupNotFoundError:
+        raise  # something else is there (an array): say so, do not create over it
     except NodeNotFoundError:
         if mode in ("r", "r+"):
             raise GroupNotFoundError(f"no group at {s}" + (f" path {path!r}" if path else "")) from None

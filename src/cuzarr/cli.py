@@ -29,42 +29,44 @@ def _sample(shape: tuple[int, ...]) -> np.ndarray:
     return base + rng.integers(0, 64, size=shape, dtype=np.uint16)
 
 
+def _demo_array(root, name: str, data: np.ndarray, **layout) -> bool:
+    """Write ``data`` as ``name``, read it back (whole and a strided crop), report."""
+    import cuzarr
+
+    t0 = time.perf_counter()
+    root.create_array(
+        name, shape=data.shape, dtype=data.dtype, dimension_names=("z", "y", "x"), **layout
+    )[...] = data
+    t_write = time.perf_counter() - t0
+    opened = cuzarr.open_group(root.store, mode="r")[name]
+    t0 = time.perf_counter()
+    back = opened[...]
+    t_read = time.perf_counter() - t0
+    crop = opened[10:50, 100:400:3, ::-7]
+    ok = np.array_equal(back, data) and np.array_equal(crop, data[10:50, 100:400:3, ::-7])
+    mib = data.nbytes / 2**20
+    shards = f", shards {layout['shards']}" if "shards" in layout else ""
+    print(
+        f"{name}: {data.shape} {data.dtype}, chunks {layout['chunks']}{shards}, codecs "
+        + ", ".join(c.name for c in opened.codecs)
+    )
+    print(
+        f"  read back with the {opened.device.upper()} backend "
+        f"({cuzarr.concurrency.thread_count()} threads): values {'match' if ok else 'DIFFER'}; "
+        f"write {mib / t_write:.1f} MiB/s, read {mib / t_read:.1f} MiB/s ({mib:.0f} MiB)"
+    )
+    return ok
+
+
 def demo(args: argparse.Namespace) -> int:
     import cuzarr
 
-    shape = (64, 512, 512)
-    data = _sample(shape)
+    data = _sample((64, 512, 512))
     with tempfile.TemporaryDirectory(prefix="cuzarr-demo-") as folder:
+        print(f"writing a sample Zarr v3 hierarchy into {folder}")
         root = cuzarr.create_group(folder, attributes={"description": "cuzarr demo"})
-        t0 = time.perf_counter()
-        arr = root.create_array(
-            "volume",
-            shape=shape,
-            dtype="uint16",
-            chunks=(16, 128, 128),
-            dimension_names=("z", "y", "x"),
-        )
-        arr[...] = data
-        t_write = time.perf_counter() - t0
-        print(
-            f"wrote {folder}/volume: shape {shape}, uint16, chunks {arr.chunks}, codecs "
-            + ", ".join(c.name for c in arr.codecs)
-        )
-
-        opened = cuzarr.open_group(folder, mode="r")["volume"]
-        t0 = time.perf_counter()
-        back = opened[...]
-        t_read = time.perf_counter() - t0
-        crop = opened[10:50, 100:400:3, ::-7]
-        ok = np.array_equal(back, data) and np.array_equal(crop, data[10:50, 100:400:3, ::-7])
-        mib = data.nbytes / 2**20
-        print(
-            f"read back with the {opened.device.upper()} backend "
-            f"({cuzarr.concurrency.thread_count()} threads): values {'match' if ok else 'DIFFER'}"
-        )
-        print(
-            f"write {mib / t_write:8.1f} MiB/s   read {mib / t_read:8.1f} MiB/s   ({mib:.0f} MiB)"
-        )
+        ok = _demo_array(root, "volume", data, chunks=(16, 128, 128))
+        ok &= _demo_array(root, "volume_sharded", data, chunks=(8, 64, 64), shards=(32, 256, 256))
         print(root.tree())
     return 0 if ok else 1
 
