@@ -14,6 +14,7 @@ Variable-length strings and bytes need ``vlen-utf8`` / ``vlen-bytes`` instead.
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,14 @@ NATIVE_ENDIAN = sys.byteorder  # "little" on every platform cuzarr targets
 
 def _has_byte_order(dtype: np.dtype) -> bool:
     return byte_order(dtype) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _stored_dtype(endian: str | None, dtype: np.dtype) -> np.dtype:
+    # Called once per chunk: the dtype inspection is cached.
+    if endian is None or not _has_byte_order(dtype):
+        return dtype
+    return dtype.newbyteorder("<" if endian == "little" else ">")
 
 
 @register_codec("bytes", aliases=("endian",))
@@ -60,9 +69,7 @@ class BytesCodec(ArrayBytesCodec):
 
     def stored_dtype(self, dtype: np.dtype) -> np.dtype:
         """The dtype whose memory layout equals the encoded bytes."""
-        if self.endian is None or not _has_byte_order(dtype):
-            return dtype
-        return dtype.newbyteorder("<" if self.endian == "little" else ">")
+        return _stored_dtype(self.endian, dtype)
 
     def is_native(self, dtype: np.dtype) -> bool:
         """True when decoding is a plain reinterpretation of the bytes (no swap)."""

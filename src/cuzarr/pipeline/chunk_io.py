@@ -30,10 +30,12 @@ class ChunkIO:
         self.prefix = prefix  # "" for a root array, else "path/to/array/"
         self.metadata = metadata
         self.chain = CodecChain(metadata.codecs)
-
-    @property
-    def dims(self) -> tuple[DimGrid, ...]:
-        return self.metadata.chunk_grid.dims(self.metadata.shape)
+        self.dims: tuple[DimGrid, ...] = metadata.chunk_grid.dims(metadata.shape)
+        # Every chunk of a regular grid but the last along an axis is an interior chunk
+        # with the same spec: compute it once, not once per chunk (a hot path).
+        self._interior_spec = metadata.chunk_spec()
+        self._regular = all(isinstance(d, DimGrid) for d in self.dims)
+        self._first_edge = tuple(d.size // d.chunk if isinstance(d, DimGrid) else 0 for d in self.dims)
 
     @property
     def unit_shape(self) -> tuple[int, ...]:
@@ -43,6 +45,8 @@ class ChunkIO:
         return self.prefix + self.metadata.chunk_key_encoding.encode(coords)
 
     def spec(self, coords: Sequence[int]) -> ChunkSpec:
+        if self._regular and all(c < e for c, e in zip(coords, self._first_edge)):
+            return self._interior_spec
         return self.metadata.chunk_spec(tuple(coords))
 
     def batches(self, projections: Sequence[ChunkProjection]) -> Iterator[Sequence[ChunkProjection]]:

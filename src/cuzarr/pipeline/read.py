@@ -1,5 +1,5 @@
-"""The read path: for each batch of chunk projections, one batched store read, one
-batched decode, then a scatter into the preallocated output.
+"""The read path: for each batch of chunk projections, one batched store read, then
+decode and scatter into the preallocated output on the thread pool.
 
 A chunk that is a whole, C-contiguous slab of the output is decompressed straight into
 it. Missing chunks are written with the fill value without touching the store again.
@@ -8,7 +8,6 @@ it. Missing chunks are written with the fill value without touching the store ag
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -23,12 +22,28 @@ def read_projections(io: ChunkIO, projections: Sequence[ChunkProjection], out: n
         _read_batch(io, batch, out)
 
 
+def _may_decode_in_place(io: ChunkIO, out: np.ndarray) -> bool:
+    """Cheap once-per-batch test: a chunk can only be a C-contiguous slab of ``out`` when
+    it spans all of out's trailing dimensions (and the codecs allow it)."""
+    shape = io.unit_shape
+    return (
+        out.flags.c_contiguous
+        and len(shape) == out.ndim
+        and tuple(shape[1:]) == out.shape[1:]
+        and io.chain.decodes_into_out(io.spec((0,) * len(shape)))
+    )
+
+
 def _direct_target(io: ChunkIO, p: ChunkProjection, out: np.ndarray) -> np.ndarray | None:
     """The slab of ``out`` a chunk can be decoded into in place, or None."""
-    spec = io.spec(p.chunk_coords)
-    if not p.is_complete or out.dtype != spec.dtype or not io.chain.decodes_into_out(spec):
+    if not p.is_complete:
         return None
-    if not all(isinstance(s, slice) for s in p.out_selection) or len(p.out_selection) != len(spec.shape):
+    spec = io.spec(p.chunk_coords)
+    if out.dtype != spec.dtype or not io.chain.decodes_into_out(spec):
+        return None
+    if not all(isinstance(s, slice) for s in p.out_selection) or len(p.out_selection) != len(
+        spec.shape
+    ):
         return None
     target = out[p.out_selection]
     if target.shape != spec.shape or not target.flags.c_contiguous:
@@ -37,27 +52,30 @@ def _direct_target(io: ChunkIO, p: ChunkProjection, out: np.ndarray) -> np.ndarr
 
 
 def _read_batch(io: ChunkIO, batch: Sequence[ChunkProjection], out: np.ndarray) -> None:
-    keys = [io.key(p.chunk_coords) for p in batch]
-    datas = io.fetch([p.chunk_coords for p in batch])
+    datas = io.fetch([p.chunk_coords for p in batch])  # one batched store call
     present = [i for i, d in enumerate(datas) if d is not None]
-    missing = [batch[i] for i, d in enumerate(datas) if d is None]
     fill = io.metadata.fill_value
-    for p in missing:
-        out[p.out_selection] = fill
+    for i, d in enumerate(datas):
+        if d is None:
+            out[batch[i].out_selection] = fill
     if not present:
         return
-    targets = [_direct_target(io, batch[i], out) for i in present]
-    chunks = io.chain.decode(
-        [datas[i] for i in present],
-        [io.spec(batch[i].chunk_coords) for i in present],
-        targets if any(t is not None for t in targets) else None,
-        [keys[i] for i in present],
-    )
+    in_place = _may_decode_in_place(io, out)
 
-    def scatter(i: int, chunk: np.ndarray, target: Any) -> None:
-        if target is not None and np.may_share_memory(chunk, target):
-            return  # decoded in place
+    def decode_and_scatter(i: int) -> None:
+        # On the host, each pool task takes one chunk through the whole codec chain and
+        # into the output while it is still in cache: one pool stage per batch, with the
+        # C codecs (which drop the GIL) running on all threads at once. The chain keeps
+        # its batch interface for the device backend, which decodes layer by layer.
         p = batch[i]
-        out[p.out_selection] = chunk[p.chunk_selection]
+        target = _direct_target(io, p, out) if in_place else None
+        chunk = io.chain.decode(
+            [datas[i]],
+            [io.spec(p.chunk_coords)],
+            None if target is None else [target],
+            [io.key(p.chunk_coords)],
+        )[0]
+        if target is None or not np.may_share_memory(chunk, target):
+            out[p.out_selection] = chunk[p.chunk_selection]
 
-    parallel_map(scatter, present, chunks, targets)
+    parallel_map(decode_and_scatter, present)

@@ -23,7 +23,7 @@ from cuzarr.codecs.base import ChunkSpec
 from cuzarr.codecs.sharding import ShardIndex, ShardingCodec
 from cuzarr.config import config
 from cuzarr.errors import CorruptChunkError
-from cuzarr.grid import DimGrid, RegularChunkGrid
+from cuzarr.grid import RegularChunkGrid
 from cuzarr.indexing import ChunkProjection
 from cuzarr.metadata.v3 import ArrayMetadata
 from cuzarr.pipeline.chain import CodecChain
@@ -43,14 +43,11 @@ class ShardIO(ChunkIO):
         self.n_inner = math.prod(self.per_shard)
         self.chain = CodecChain(self.codec.codecs)
         self._inner_spec = self.codec.inner_spec(metadata.chunk_spec())
+        self.dims = RegularChunkGrid(self.codec.chunk_shape).dims(metadata.shape)
         self._index: OrderedDict[str, ShardIndex] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- the unit grid --------------------------------------------------------------------
-    @property
-    def dims(self) -> tuple[DimGrid, ...]:
-        return RegularChunkGrid(self.codec.chunk_shape).dims(self.metadata.shape)
-
     @property
     def unit_shape(self) -> tuple[int, ...]:
         return self.codec.chunk_shape

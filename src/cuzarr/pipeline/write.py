@@ -86,17 +86,17 @@ def _write_batch(io: ChunkIO, batch, value: np.ndarray, write_empty: bool) -> No
         chunk[p.chunk_selection] = src
         return chunk
 
-    chunks = parallel_map(build, list(range(len(batch))))
     fill = io.metadata.fill_value
-    if write_empty:
-        empty = [False] * len(batch)
-    else:
-        empty = parallel_map(chunk_is_fill, chunks, [fill] * len(chunks))
-    keep = [i for i, e in enumerate(empty) if not e]
-    encoded = io.chain.encode([chunks[i] for i in keep], [specs[i] for i in keep])
-    datas: list[Any] = [None] * len(batch)
-    for i, data in zip(keep, encoded):
-        datas[i] = data
+
+    def build_and_encode(i: int) -> Any | None:
+        # One pool task per chunk: assemble, test for fill, encode (None: not stored).
+        chunk = build(i)
+        if not write_empty and chunk_is_fill(chunk, fill):
+            return None
+        return io.chain.encode([chunk], [specs[i]])[0]
+
+    # Everything is encoded before anything is stored: a failure leaves the batch untouched.
+    datas = parallel_map(build_and_encode, list(range(len(batch))))
     io.store_units([p.chunk_coords for p in batch], datas)
 
 
