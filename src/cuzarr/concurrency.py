@@ -54,17 +54,28 @@ def executor() -> ThreadPoolExecutor:
         return _pool
 
 
-def parallel_map(fn: Callable[..., R], *items: Sequence[Any], min_items: int = 2) -> list[R]:
+# Below this much work (bytes to decode or encode), a batch runs on the calling thread:
+# handing a few small chunks to the pool and waiting for them costs more (hundreds of
+# microseconds on small VMs) than the work itself.
+PARALLEL_MIN_BYTES = 1 << 20
+
+
+def parallel_map(
+    fn: Callable[..., R], *items: Sequence[Any], min_items: int = 2, work_bytes: int | None = None
+) -> list[R]:
     """``list(map(fn, *items))``, on the pool when there is enough work to share.
 
     The items are cut into a few contiguous runs per thread, so a batch of thousands of
     small chunks costs a handful of pool tasks, not thousands. Runs inline for a single
-    item, inside a pool thread (nested maps would deadlock a bounded pool), and when
-    only one thread is configured.
+    item, for less than ``PARALLEL_MIN_BYTES`` of ``work_bytes``, inside a pool thread
+    (nested maps would deadlock a bounded pool), and when only one thread is configured.
     """
     n = len(items[0])
+    small = work_bytes is not None and work_bytes < PARALLEL_MIN_BYTES
+    if n < min_items or small or _in_pool_thread():
+        return list(map(fn, *items))
     threads = thread_count()
-    if n < min_items or threads == 1 or _in_pool_thread():
+    if threads == 1:
         return list(map(fn, *items))
     runs = min(n, threads * 4)
     bounds = [n * i // runs for i in range(runs + 1)]

@@ -69,6 +69,29 @@ class CodecChain:
                     raise named_failure(e, names[i] if names else None) from e
             raise named_failure(first, None) from first
 
+    def decode_chunk(
+        self, data: Any, spec: ChunkSpec, out: np.ndarray | None = None, name: str | None = None
+    ) -> np.ndarray:
+        """One chunk through the whole chain, without the batch bookkeeping (the host
+        path runs this on each pool thread). ``out`` as for :meth:`decode`."""
+        try:
+            specs = self.layer_specs(spec)
+            ab_spec = specs[-1]
+            for codec in reversed(self.bytes_bytes[1:]):
+                data = codec.decode_chunk(data, ab_spec)
+            if self.bytes_bytes:
+                first = self.bytes_bytes[0]
+                if out is None:
+                    data = first.decode_chunk(data, ab_spec)
+                else:
+                    data = first.decode_chunk(data, ab_spec, out=out.reshape(-1).view(np.uint8))
+            array = self.array_bytes.decode_chunk(data, ab_spec)
+            for i in range(len(self.array_array) - 1, -1, -1):
+                array = self.array_array[i].decode_chunk(array, specs[i])
+            return array
+        except Exception as e:
+            raise named_failure(e, name) from e
+
     def _decode(self, datas, specs, outs) -> list[np.ndarray]:
         chains = [self.layer_specs(s) for s in specs]
         ab_specs = [c[-1] for c in chains]

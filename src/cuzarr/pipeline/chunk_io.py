@@ -8,12 +8,14 @@ paths never check for sharding.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from cuzarr.codecs.base import ChunkSpec
+from cuzarr.concurrency import PARALLEL_MIN_BYTES
 from cuzarr.config import config
 from cuzarr.grid import DimGrid
 from cuzarr.indexing import ChunkProjection
@@ -35,7 +37,9 @@ class ChunkIO:
         # with the same spec: compute it once, not once per chunk (a hot path).
         self._interior_spec = metadata.chunk_spec()
         self._regular = all(isinstance(d, DimGrid) for d in self.dims)
-        self._first_edge = tuple(d.size // d.chunk if isinstance(d, DimGrid) else 0 for d in self.dims)
+        self._first_edge = tuple(
+            d.size // d.chunk if isinstance(d, DimGrid) else 0 for d in self.dims
+        )
 
     @property
     def unit_shape(self) -> tuple[int, ...]:
@@ -49,18 +53,30 @@ class ChunkIO:
             return self._interior_spec
         return self.metadata.chunk_spec(tuple(coords))
 
-    def batches(self, projections: Sequence[ChunkProjection]) -> Iterator[Sequence[ChunkProjection]]:
+    def batches(
+        self, projections: Sequence[ChunkProjection]
+    ) -> Iterator[Sequence[ChunkProjection]]:
         """Cut a request into batches bounded in unit count and decoded bytes."""
         for i in range(0, len(projections), size := self.batch_size()):
             yield projections[i : i + size]
 
     def batch_size(self) -> int:
-        unit_bytes = max(1, int(np.prod(self.unit_shape, dtype=np.int64)) * self.metadata.dtype.itemsize)
+        unit_bytes = max(
+            1, int(np.prod(self.unit_shape, dtype=np.int64)) * self.metadata.dtype.itemsize
+        )
         return max(1, min(config["batch_chunks"], config["batch_bytes"] // unit_bytes))
 
+    @property
+    def unit_nbytes(self) -> int:
+        return math.prod(self.unit_shape) * self.metadata.dtype.itemsize
+
     def fetch(self, coords: Sequence[tuple[int, ...]]) -> list[Any | None]:
-        """Encoded bytes of each unit (None when absent), in one batched store call."""
-        return self.store.get_many([self.key(c) for c in coords])
+        """Encoded bytes of each unit (None when absent), in one batched store call; a
+        few small units from a local store are read on the calling thread."""
+        keys = [self.key(c) for c in coords]
+        if self.store.supports_partial_reads and len(keys) * self.unit_nbytes < PARALLEL_MIN_BYTES:
+            return [self.store.get(k) for k in keys]
+        return self.store.get_many(keys)
 
     def store_units(self, coords: Sequence[tuple[int, ...]], datas: Sequence[Any | None]) -> None:
         """Write encoded units; None deletes the unit (it reads as the fill value)."""

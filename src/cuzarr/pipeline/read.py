@@ -7,6 +7,7 @@ it. Missing chunks are written with the fill value without touching the store ag
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -45,7 +46,7 @@ def _direct_target(io: ChunkIO, p: ChunkProjection, out: np.ndarray) -> np.ndarr
         spec.shape
     ):
         return None
-    target = out[p.out_selection]
+    target = out[(*p.out_selection, Ellipsis)]  # a view even for 0-d output
     if target.shape != spec.shape or not target.flags.c_contiguous:
         return None
     return target
@@ -61,6 +62,7 @@ def _read_batch(io: ChunkIO, batch: Sequence[ChunkProjection], out: np.ndarray) 
     if not present:
         return
     in_place = _may_decode_in_place(io, out)
+    scratch_ok = io.chain.decodes_into_out(io.spec(batch[present[0]].chunk_coords))
 
     def decode_and_scatter(i: int) -> None:
         # On the host, each pool task takes one chunk through the whole codec chain and
@@ -68,14 +70,29 @@ def _read_batch(io: ChunkIO, batch: Sequence[ChunkProjection], out: np.ndarray) 
         # C codecs (which drop the GIL) running on all threads at once. The chain keeps
         # its batch interface for the device backend, which decodes layer by layer.
         p = batch[i]
+        spec = io.spec(p.chunk_coords)
         target = _direct_target(io, p, out) if in_place else None
-        chunk = io.chain.decode(
-            [datas[i]],
-            [io.spec(p.chunk_coords)],
-            None if target is None else [target],
-            [io.key(p.chunk_coords)],
-        )[0]
-        if target is None or not np.may_share_memory(chunk, target):
+        if target is None:
+            # Decompress into this thread's reused buffer rather than a fresh one
+            # (allocating is a large part of decompressing), then copy out the part wanted.
+            chunk = io.chain.decode_chunk(
+                datas[i], spec, _scratch(spec) if scratch_ok else None, io.key(p.chunk_coords)
+            )
             out[p.out_selection] = chunk[p.chunk_selection]
+        else:
+            chunk = io.chain.decode_chunk(datas[i], spec, target, io.key(p.chunk_coords))
+            if not np.may_share_memory(chunk, target):  # the codec could not decode in place
+                target[...] = chunk
 
-    parallel_map(decode_and_scatter, present)
+    parallel_map(decode_and_scatter, present, work_bytes=len(present) * io.unit_nbytes)
+
+
+_local = threading.local()
+
+
+def _scratch(spec) -> np.ndarray:
+    """A per-thread buffer for one decoded chunk, reused while chunks keep their shape."""
+    buf = getattr(_local, "buf", None)
+    if buf is None or buf.shape != spec.shape or buf.dtype != spec.dtype:
+        buf = _local.buf = np.empty(spec.shape, dtype=spec.dtype)
+    return buf

@@ -72,7 +72,9 @@ class ShardIO(ChunkIO):
         local = tuple(c % n for c, n in zip(coords, self.per_shard))
         return f"{self.shard_key(shard)}[inner chunk {','.join(map(str, local))}]"
 
-    def batches(self, projections: Sequence[ChunkProjection]) -> Iterator[Sequence[ChunkProjection]]:
+    def batches(
+        self, projections: Sequence[ChunkProjection]
+    ) -> Iterator[Sequence[ChunkProjection]]:
         """Whole shards per batch, so a shard is fetched and written once per request."""
         by_shard: dict[tuple[int, ...], list[ChunkProjection]] = defaultdict(list)
         for p in projections:

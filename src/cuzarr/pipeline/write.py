@@ -41,7 +41,9 @@ def chunk_is_fill(chunk: np.ndarray, fill: Any) -> bool:
     if kind == "V":
         return chunk.tobytes() == np.asarray(fill, dtype=chunk.dtype).tobytes() * chunk.size
     if kind in "mM":  # NaT != NaT, but a chunk of NaT under a NaT fill is empty
-        return bool((chunk.view(np.int64) == np.asarray(fill, dtype=chunk.dtype).view(np.int64)).all())
+        return bool(
+            (chunk.view(np.int64) == np.asarray(fill, dtype=chunk.dtype).view(np.int64)).all()
+        )
     if kind in "fc":
         unit = np.dtype(f"u{chunk.dtype.itemsize // (2 if kind == 'c' else 1)}")
         bits = np.ascontiguousarray(chunk).view(unit).reshape(-1, 2 if kind == "c" else 1)
@@ -49,7 +51,9 @@ def chunk_is_fill(chunk: np.ndarray, fill: Any) -> bool:
     return bool((chunk == fill).all())
 
 
-def _old_chunks(io: ChunkIO, batch: Sequence[ChunkProjection], keys: list[str]) -> dict[int, np.ndarray]:
+def _old_chunks(
+    io: ChunkIO, batch: Sequence[ChunkProjection], keys: list[str]
+) -> dict[int, np.ndarray]:
     """Decode the stored chunks that partial writes modify."""
     partial = [i for i, p in enumerate(batch) if not p.is_complete]
     if not partial:
@@ -93,10 +97,12 @@ def _write_batch(io: ChunkIO, batch, value: np.ndarray, write_empty: bool) -> No
         chunk = build(i)
         if not write_empty and chunk_is_fill(chunk, fill):
             return None
-        return io.chain.encode([chunk], [specs[i]])[0]
+        return io.chain.encode([chunk], [specs[i]])[0]  # codecs run inline on a pool thread
 
     # Everything is encoded before anything is stored: a failure leaves the batch untouched.
-    datas = parallel_map(build_and_encode, list(range(len(batch))))
+    datas = parallel_map(
+        build_and_encode, list(range(len(batch))), work_bytes=len(batch) * io.unit_nbytes
+    )
     io.store_units([p.chunk_coords for p in batch], datas)
 
 
