@@ -13,14 +13,14 @@ from cuzarr.buffers import resolve_device
 from cuzarr.config import config
 from cuzarr.errors import IndexingError, MetadataError, ReadOnlyError
 from cuzarr.metadata.v3 import ArrayMetadata
-from cuzarr.nodes import node_prefix, write_array_metadata  # noqa: F401 (api imports it here)
+from cuzarr.nodes import Node, node_prefix, write_array_metadata  # noqa: F401 (api imports it here)
 from cuzarr.pipeline.chunk_io import make_chunk_io
 from cuzarr.pipeline.read import read_projections
 from cuzarr.pipeline.write import write_projections
 from cuzarr.stores.base import Store
 
 
-class Array:
+class Array(Node):
     """A Zarr array. Create one with :func:`cuzarr.create_array`, open one with
     :func:`cuzarr.open_array`."""
 
@@ -44,28 +44,8 @@ class Array:
 
     # -- description ----------------------------------------------------------------------
     @property
-    def store(self) -> Store:
-        return self._store
-
-    @property
-    def path(self) -> str:
-        return self._path
-
-    @property
-    def name(self) -> str:
-        return "/" + self._path
-
-    @property
-    def basename(self) -> str:
-        return self._path.rsplit("/", 1)[-1]
-
-    @property
     def metadata(self) -> ArrayMetadata:
         return self._metadata
-
-    @property
-    def zarr_format(self) -> int:
-        return self._metadata.zarr_format
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -115,10 +95,6 @@ class Array:
     @property
     def serializer(self) -> Any:
         return next(c for c in self.codecs if c.kind == "array_to_bytes")
-
-    @property
-    def read_only(self) -> bool:
-        return self._read_only
 
     @property
     def device(self) -> str:

@@ -28,6 +28,7 @@ from cuzarr.metadata.v2 import ZMETADATA, load_object
 from cuzarr.metadata.v3 import ArrayMetadata, GroupMetadata
 from cuzarr.nodes import (  # re-exported: api.py imports these from here
     V3_KEY,
+    Node,
     check_format,
     describe_location,
     ensure_parent_groups,
@@ -125,7 +126,7 @@ def _inline_view(store: Store, path: str, metadata: GroupMetadata) -> Consolidat
     return parse_inline(cm, f"{store}/{node_prefix(path)}zarr.json consolidated_metadata")
 
 
-class Group:
+class Group(Node):
     """A Zarr group. Create one with :func:`cuzarr.create_group`, open one with
     :func:`cuzarr.open_group`."""
 
@@ -145,32 +146,8 @@ class Group:
         self._consolidated = consolidated
 
     @property
-    def store(self) -> Store:
-        return self._store
-
-    @property
-    def path(self) -> str:
-        return self._path
-
-    @property
-    def name(self) -> str:
-        return "/" + self._path
-
-    @property
-    def basename(self) -> str:
-        return self._path.rsplit("/", 1)[-1]
-
-    @property
     def metadata(self) -> GroupMetadata:
         return self._metadata
-
-    @property
-    def zarr_format(self) -> int:
-        return self._metadata.zarr_format
-
-    @property
-    def read_only(self) -> bool:
-        return self._read_only
 
     @property
     def consolidated(self) -> Consolidated | None:

@@ -285,3 +285,37 @@ def walk_documents(
 def _holds_v2_nodes(store: Store, path: str) -> bool:
     prefix = node_prefix(path)
     return any(k.endswith((ZARRAY, ZGROUP)) for k in store.list_prefix(prefix))
+
+
+class Node:
+    """What arrays and groups share: where they live and what format they are in.
+    Subclasses set ``_store``, ``_path``, ``_metadata`` and ``_read_only``."""
+
+    _store: Store
+    _path: str
+    _metadata: Any
+    _read_only: bool
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @property
+    def name(self) -> str:
+        return "/" + self._path
+
+    @property
+    def basename(self) -> str:
+        return self._path.rsplit("/", 1)[-1]
+
+    @property
+    def zarr_format(self) -> int | str:
+        return self._metadata.zarr_format
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
