@@ -58,3 +58,15 @@ def grid_1d(n_items: int, threads: int | None) -> tuple[int, int]:
     """(blocks, threads) for one thread per item."""
     threads = threads or default_threads()
     return max(1, -(-n_items // threads)), threads
+
+
+def launch_segments(
+    kernel: Any, args: tuple, max_size: int | None, stream: Any, threads: int | None, what: str
+) -> None:
+    """Launch a per-segment kernel once for a batch: one grid row per segment, with
+    ``args[4]`` the segment sizes (the descriptor layout every segment kernel shares)."""
+    sizes = args[4]
+    if len(sizes) == 0:
+        return
+    grid, block = grid_2d(len(sizes), host_max(sizes, max_size, what), threads)
+    kernel[grid, block, stream](*args)

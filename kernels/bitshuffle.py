@@ -18,7 +18,7 @@ from typing import Any
 
 from numba import cuda
 
-from ._launch import grid_2d, host_max
+from ._launch import launch_segments
 
 
 @cuda.jit
@@ -73,14 +73,6 @@ def _bit_shuffle(src, dst, src_offsets, dst_offsets, sizes, typesizes):
             dst[d0 + q] = src[s0 + q]
 
 
-def _launch(kernel, args, max_size, stream, threads):
-    sizes = args[4]
-    if len(sizes) == 0:
-        return
-    grid, block = grid_2d(len(sizes), host_max(sizes, max_size, "bitshuffle"), threads)
-    kernel[grid, block, stream](*args)
-
-
 def bit_unshuffle(
     src: Any,
     dst: Any,
@@ -97,7 +89,7 @@ def bit_unshuffle(
     ``typesizes[i]`` >= 1), into ``dst[dst_offsets[i]:]``. Flat uint8 buffers that do
     not overlap; int64 descriptors; ``max_size`` when ``sizes`` is on the device."""
     args = (src, dst, src_offsets, dst_offsets, sizes, typesizes)
-    _launch(_bit_unshuffle, args, max_size, stream, threads)
+    launch_segments(_bit_unshuffle, args, max_size, stream, threads, "bitshuffle")
 
 
 def bit_shuffle(
@@ -114,4 +106,4 @@ def bit_shuffle(
 ) -> None:
     """The inverse of :func:`bit_unshuffle`."""
     args = (src, dst, src_offsets, dst_offsets, sizes, typesizes)
-    _launch(_bit_shuffle, args, max_size, stream, threads)
+    launch_segments(_bit_shuffle, args, max_size, stream, threads, "bitshuffle")

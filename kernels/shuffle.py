@@ -14,7 +14,7 @@ from typing import Any
 
 from numba import cuda
 
-from ._launch import grid_2d, host_max
+from ._launch import launch_segments
 
 
 @cuda.jit
@@ -57,14 +57,6 @@ def _byte_shuffle(src, dst, src_offsets, dst_offsets, sizes, typesizes):
             dst[d0 + q] = src[s0 + q]
 
 
-def _launch(kernel, args, max_size, stream, threads):
-    sizes = args[4]
-    if len(sizes) == 0:
-        return
-    grid, block = grid_2d(len(sizes), host_max(sizes, max_size, "shuffle"), threads)
-    kernel[grid, block, stream](*args)
-
-
 def byte_unshuffle(
     src: Any,
     dst: Any,
@@ -82,7 +74,7 @@ def byte_unshuffle(
     uint8 arrays and must not overlap; the descriptors are int64 arrays. ``max_size`` is
     needed when ``sizes`` lives on the device."""
     args = (src, dst, src_offsets, dst_offsets, sizes, typesizes)
-    _launch(_byte_unshuffle, args, max_size, stream, threads)
+    launch_segments(_byte_unshuffle, args, max_size, stream, threads, "shuffle")
 
 
 def byte_shuffle(
@@ -99,4 +91,4 @@ def byte_shuffle(
 ) -> None:
     """The inverse of :func:`byte_unshuffle` (what a Blosc encoder does per block)."""
     args = (src, dst, src_offsets, dst_offsets, sizes, typesizes)
-    _launch(_byte_shuffle, args, max_size, stream, threads)
+    launch_segments(_byte_shuffle, args, max_size, stream, threads, "shuffle")
