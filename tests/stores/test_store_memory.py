@@ -55,3 +55,16 @@ def test_pickle_keeps_content() -> None:
     assert again.get("k") == b"v"
     again.set("k2", b"w")  # the lock was recreated
     assert "MemoryStore" in repr(again)
+
+
+def test_memory_and_mapping_stores_pickle_with_a_fresh_lock():
+    """Data-loader workers receive stores by pickling; the lock must not travel."""
+
+    from cuzarr.stores.mapping import MappingStore
+
+    for store in (MemoryStore({"a": b"1"}), MappingStore({"a": b"1"})):
+        again = pickle.loads(pickle.dumps(store))
+        assert bytes(again.get("a")) == b"1"
+        assert again._lock is not store._lock
+        again.set("b", b"2")  # the new lock works
+        assert bytes(again.get("b")) == b"2"

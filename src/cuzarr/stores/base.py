@@ -11,6 +11,7 @@ better batch primitive (fsspec's ``cat_ranges``, kvikio) overrides them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -131,6 +132,21 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- pickling (data-loader workers receive stores this way) ---------------------------
+    # A store guarding its state with ``self._lock`` pickles without it and gets a fresh
+    # lock of this type back.
+    _lock_type: Any = threading.Lock
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "_lock" not in state:
+            self._lock = self._lock_type()
 
     def __eq__(self, other: object) -> bool:
         return self is other

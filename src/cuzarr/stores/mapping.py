@@ -23,24 +23,17 @@ class MappingStore(Store):
     than an ``FSMap`` when remote reads should overlap.
     """
 
+    _lock_type = threading.RLock
+
     def __init__(self, mapping: Mapping[str, Any], read_only: bool = False):
         if not isinstance(mapping, MutableMapping):
             read_only = True  # a read-only Mapping can still be read
         self.mapping = mapping
         self.read_only = read_only
-        self._lock = threading.RLock()
+        self._lock = self._lock_type()
 
     def __repr__(self) -> str:
         return f"MappingStore({type(self.mapping).__name__} at {id(self.mapping):#x})"
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.RLock()
 
     def _writable(self) -> MutableMapping[str, Any]:
         self.check_writable()

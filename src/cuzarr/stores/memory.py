@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -29,19 +28,10 @@ class MemoryStore(Store):
         self.read_only = read_only
         # Single dict reads and writes are atomic under the GIL; the lock guards the
         # multi-step operations (listing while another thread inserts, delete_prefix).
-        self._lock = threading.Lock()
+        self._lock = self._lock_type()
 
     def __repr__(self) -> str:
         return f"MemoryStore(<{len(self._data)} keys> at {id(self):#x})"
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     def get(self, key: str, byte_range: ByteRange | None = None) -> Any | None:
         value = self._data.get(key)
