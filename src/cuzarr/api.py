@@ -72,7 +72,12 @@ def open(
     _check_format(zarr_format)
     if "shape" in kwargs:
         return open_array(
-            store, mode=mode, path=path, storage_options=storage_options, zarr_format=zarr_format, **kwargs
+            store,
+            mode=mode,
+            path=path,
+            storage_options=storage_options,
+            zarr_format=zarr_format,
+            **kwargs,
         )
     s = _store(store, mode, storage_options)
     path = _clean(path)
@@ -107,7 +112,12 @@ def open_array(
         )
     try:
         node = open_node(
-            s, path, read_only=mode == "r", device=device, zarr_format=zarr_format, use_consolidated=False
+            s,
+            path,
+            read_only=mode == "r",
+            device=device,
+            zarr_format=zarr_format,
+            use_consolidated=False,
         )
     except NodeNotFoundError:
         raise ArrayNotFoundError(f"no array at {s}" + (f" path {path!r}" if path else "")) from None
@@ -140,13 +150,19 @@ def open_group(
         )
     try:
         return open_group_at(
-            s, path, read_only=mode == "r", zarr_format=zarr_format, use_consolidated=use_consolidated
+            s,
+            path,
+            read_only=mode == "r",
+            zarr_format=zarr_format,
+            use_consolidated=use_consolidated,
         )
     except GroupNotFoundError:
         raise  # something else is there (an array): say so, do not create over it
     except NodeNotFoundError:
         if mode in ("r", "r+"):
-            raise GroupNotFoundError(f"no group at {s}" + (f" path {path!r}" if path else "")) from None
+            raise GroupNotFoundError(
+                f"no group at {s}" + (f" path {path!r}" if path else "")
+            ) from None
         return create_group(s, path=path, attributes=attributes, zarr_format=zarr_format)
 
 
@@ -209,7 +225,9 @@ def create_array(
     np_dtype = as_dtype(dtype)
     if _format(zarr_format) == 2:
         if shards is not None or dimension_names is not None:
-            raise UnsupportedError("Zarr v2 has no shards and no dimension_names (use zarr_format=3)")
+            raise UnsupportedError(
+                "Zarr v2 has no shards and no dimension_names (use zarr_format=3)"
+            )
         metadata = new_v2_metadata(
             shape=shape,
             dtype=np_dtype,
@@ -230,10 +248,19 @@ def create_array(
         if shards is not None:
             raise UnsupportedError("N5 has no shards (use zarr_format=3)")
         metadata = new_n5_metadata(
-            shape, np_dtype, _chunk_shape(chunks, shape, np_dtype), compressors=compressors, filters=filters,
-            fill_value=fill_value, attributes=attributes, dimension_names=dimension_names, root=not _clean(name),
+            shape,
+            np_dtype,
+            _chunk_shape(chunks, shape, np_dtype),
+            compressors=compressors,
+            filters=filters,
+            fill_value=fill_value,
+            attributes=attributes,
+            dimension_names=dimension_names,
+            root=not _clean(name),
         )
-        return _finish_array(metadata, store, name, storage_options, overwrite, config, data, write_data, device)
+        return _finish_array(
+            metadata, store, name, storage_options, overwrite, config, data, write_data, device
+        )
     grid = make_chunk_grid(_chunk_shape(chunks, shape, np_dtype))
     fill = fill_value_for(fill_value, np_dtype)
     codecs = _codecs(filters, serializer, compressors, np_dtype, grid.chunk_shape, fill)
@@ -249,12 +276,21 @@ def create_array(
         attributes=dict(attributes or {}),
         dimension_names=tuple(dimension_names) if dimension_names is not None else None,
     )
-    return _finish_array(metadata, store, name, storage_options, overwrite, config, data, write_data, device)
+    return _finish_array(
+        metadata, store, name, storage_options, overwrite, config, data, write_data, device
+    )
 
 
 def _finish_array(
-    metadata: ArrayMetadata, store: Any, name: str | None, storage_options: dict | None,
-    overwrite: bool, config: dict | None, data: Any, write_data: bool, device: str | None,
+    metadata: ArrayMetadata,
+    store: Any,
+    name: str | None,
+    storage_options: dict | None,
+    overwrite: bool,
+    config: dict | None,
+    data: Any,
+    write_data: bool,
+    device: str | None,
 ) -> Array:
     """Write a new array's metadata (and ``data``) into the store."""
     s = _store(store, "w" if overwrite else "a", storage_options)
@@ -284,7 +320,9 @@ def _sharded(
         location = shards.get("index_location", "end")
         shards = shards.get("shape")
     outer = make_chunk_grid(_chunk_shape(shards, tuple(inner.chunk_shape), dtype))
-    for axis, (spec, c) in enumerate(zip(getattr(outer, "chunk_shapes", outer.chunk_shape), inner.chunk_shape)):
+    for axis, (spec, c) in enumerate(
+        zip(getattr(outer, "chunk_shapes", outer.chunk_shape), inner.chunk_shape)
+    ):
         lengths = spec if isinstance(spec, tuple) else (spec,)
         if any(n % c for n in lengths):
             raise MetadataError(
@@ -311,7 +349,9 @@ def _v2_separator(spec: Any) -> str:
         return "."
     encoding = _key_encoding(spec)
     if encoding.name != "v2":
-        raise UnsupportedError(f"Zarr v2 arrays use the 'v2' chunk key encoding, not {encoding.name!r}")
+        raise UnsupportedError(
+            f"Zarr v2 arrays use the 'v2' chunk key encoding, not {encoding.name!r}"
+        )
     return encoding.separator
 
 
@@ -320,7 +360,9 @@ def _make_room(store: Store, path: str, overwrite: bool) -> None:
         return
     if not overwrite:
         where = f"{store}" + (f" at path {path!r}" if path else "")
-        raise ContainsNodeError(f"a node already exists in {where} (pass overwrite=True to replace it)")
+        raise ContainsNodeError(
+            f"a node already exists in {where} (pass overwrite=True to replace it)"
+        )
     store.delete_prefix(f"{path}/" if path else "")
 
 
@@ -345,10 +387,15 @@ def _chunk_shape(chunks: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[
         chunks = (int(chunks),) * len(shape)
     chunks = tuple(chunks)
     if len(chunks) != len(shape):
-        raise MetadataError(f"chunks {chunks} has {len(chunks)} dimensions, shape {shape} has {len(shape)}")
+        raise MetadataError(
+            f"chunks {chunks} has {len(chunks)} dimensions, shape {shape} has {len(shape)}"
+        )
     out = tuple(
-        tuple(int(v) for v in c) if isinstance(c, (list, tuple))
-        else max(s, 1) if c in (None, -1) else int(c)
+        tuple(int(v) for v in c)
+        if isinstance(c, (list, tuple))
+        else max(s, 1)
+        if c in (None, -1)
+        else int(c)
         for c, s in zip(chunks, shape)
     )
     if any(min(c) <= 0 if isinstance(c, tuple) else c <= 0 for c in out):
@@ -385,8 +432,12 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _codecs(
-    filters: Any, serializer: Any, compressors: Any, dtype: np.dtype,
-    chunk_shape: tuple[int, ...], fill_value: Any,
+    filters: Any,
+    serializer: Any,
+    compressors: Any,
+    dtype: np.dtype,
+    chunk_shape: tuple[int, ...],
+    fill_value: Any,
 ) -> tuple[Codec, ...]:
     filters = [] if isinstance(filters, str) and filters == "auto" else _as_list(filters)
     if isinstance(serializer, str) and serializer == "auto":

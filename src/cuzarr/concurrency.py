@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -92,9 +92,3 @@ def parallel_map(
 
 def _in_pool_thread() -> bool:
     return threading.current_thread().name.startswith("cuzarr")
-
-
-def run_all(calls: Iterable[Callable[[], R]]) -> list[R]:
-    """Run zero-argument callables concurrently and return their results in order."""
-    calls = list(calls)
-    return parallel_map(lambda c: c(), calls)

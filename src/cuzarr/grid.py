@@ -7,9 +7,8 @@ and where a chunk starts and ends.
 
 from __future__ import annotations
 
-import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,10 +54,14 @@ class RegularChunkGrid:
     def from_json(cls, obj: Any) -> RegularChunkGrid:
         if not isinstance(obj, dict) or obj.get("name") != "regular":
             name = obj.get("name") if isinstance(obj, dict) else obj
-            raise UnsupportedError(f"chunk_grid {name!r} is not supported (known: regular, rectilinear)")
+            raise UnsupportedError(
+                f"chunk_grid {name!r} is not supported (known: regular, rectilinear)"
+            )
         shape = (obj.get("configuration") or {}).get("chunk_shape")
         if not isinstance(shape, list) or not all(isinstance(c, int) and c > 0 for c in shape):
-            raise MetadataError(f"chunk_grid.configuration.chunk_shape must be positive ints: {shape!r}")
+            raise MetadataError(
+                f"chunk_grid.configuration.chunk_shape must be positive ints: {shape!r}"
+            )
         return cls(tuple(shape))
 
     def to_json(self) -> dict[str, Any]:
@@ -72,9 +75,6 @@ class RegularChunkGrid:
 
     def chunks(self, shape: Sequence[int]) -> tuple[int, ...]:
         return self.chunk_shape
-
-    def all_chunk_coords(self, shape: Sequence[int]) -> Iterator[tuple[int, ...]]:
-        return itertools.product(*(range(n) for n in self.grid_shape(shape)))
 
     def validate(self, shape: Sequence[int]) -> None:
         if len(self.chunk_shape) != len(shape):
@@ -129,18 +129,24 @@ def _parse_dim_entry(entry: Any, axis: int) -> int | tuple[int, ...]:
             raise MetadataError(f"chunk_grid: chunk_shapes[{axis}] must be >= 1, not {entry}")
         return entry
     if not isinstance(entry, list) or not entry:
-        raise MetadataError(f"chunk_grid: chunk_shapes[{axis}] must be an int or a non-empty list, not {entry!r}")
+        raise MetadataError(
+            f"chunk_grid: chunk_shapes[{axis}] must be an int or a non-empty list, not {entry!r}"
+        )
     edges: list[int] = []
     for item in entry:
         if isinstance(item, list) and len(item) == 2 and all(isinstance(v, int) for v in item):
             length, count = item
             if count < 0:
-                raise MetadataError(f"chunk_grid: chunk_shapes[{axis}] run {item} has a negative count")
+                raise MetadataError(
+                    f"chunk_grid: chunk_shapes[{axis}] run {item} has a negative count"
+                )
             edges.extend([length] * count)
         elif isinstance(item, int) and not isinstance(item, bool):
             edges.append(item)
         else:
-            raise MetadataError(f"chunk_grid: chunk_shapes[{axis}] item {item!r} is not a length or [length, count]")
+            raise MetadataError(
+                f"chunk_grid: chunk_shapes[{axis}] item {item!r} is not a length or [length, count]"
+            )
     if any(e < 1 for e in edges):
         raise MetadataError(f"chunk_grid: chunk_shapes[{axis}] lengths must be >= 1")
     return tuple(edges)
@@ -157,7 +163,11 @@ def _run_length(edges: tuple[int, ...]) -> list[Any]:
     encoded = [r if r[1] > 1 else r[0] for r in runs]
     plain = list(edges)
     compact = {"separators": (",", ":")}
-    return encoded if len(json.dumps(encoded, **compact)) < len(json.dumps(plain, **compact)) else plain
+    return (
+        encoded
+        if len(json.dumps(encoded, **compact)) < len(json.dumps(plain, **compact))
+        else plain
+    )
 
 
 @dataclass(frozen=True)
@@ -173,10 +183,14 @@ class RectilinearChunkGrid:
     def from_json(cls, obj: Any) -> RectilinearChunkGrid:
         config = obj.get("configuration") or {}
         if config.get("kind", "inline") != "inline":
-            raise UnsupportedError(f"rectilinear chunk grid kind {config.get('kind')!r} is not supported")
+            raise UnsupportedError(
+                f"rectilinear chunk grid kind {config.get('kind')!r} is not supported"
+            )
         shapes = config.get("chunk_shapes")
         if not isinstance(shapes, list):
-            raise MetadataError(f"chunk_grid.configuration.chunk_shapes must be a list, not {shapes!r}")
+            raise MetadataError(
+                f"chunk_grid.configuration.chunk_shapes must be a list, not {shapes!r}"
+            )
         return cls(tuple(_parse_dim_entry(e, i) for i, e in enumerate(shapes)))
 
     def to_json(self) -> dict[str, Any]:
@@ -189,17 +203,18 @@ class RectilinearChunkGrid:
         return tuple(e if isinstance(e, int) else max(e) for e in self.chunk_shapes)
 
     def dims(self, shape: Sequence[int]) -> tuple[RectilinearDimGrid, ...]:
-        return tuple(RectilinearDimGrid(s, _expand_edges(e, s)) for s, e in zip(shape, self.chunk_shapes))
+        return tuple(
+            RectilinearDimGrid(s, _expand_edges(e, s)) for s, e in zip(shape, self.chunk_shapes)
+        )
 
     def grid_shape(self, shape: Sequence[int]) -> tuple[int, ...]:
         return tuple(d.nchunks for d in self.dims(shape))
 
     def chunks(self, shape: Sequence[int]) -> tuple[tuple[int, ...], ...]:
         """Per dimension, the in-bounds length of each chunk (dask's ``chunks`` form)."""
-        return tuple(tuple(d.stop(i) - d.start(i) for i in range(d.nchunks)) for d in self.dims(shape))
-
-    def all_chunk_coords(self, shape: Sequence[int]) -> Iterator[tuple[int, ...]]:
-        return itertools.product(*(range(n) for n in self.grid_shape(shape)))
+        return tuple(
+            tuple(d.stop(i) - d.start(i) for i in range(d.nchunks)) for d in self.dims(shape)
+        )
 
     def validate(self, shape: Sequence[int]) -> None:
         if len(self.chunk_shapes) != len(shape):
@@ -227,7 +242,10 @@ def make_chunk_grid(chunks: Sequence[Any]) -> ChunkGrid:
     """A user's chunk spec (ints, or per-dimension lists of lengths) -> a grid."""
     if any(isinstance(c, (list, tuple)) for c in chunks):
         return RectilinearChunkGrid(
-            tuple(int(c) if isinstance(c, (int, np.integer)) else tuple(int(v) for v in c) for c in chunks)
+            tuple(
+                int(c) if isinstance(c, (int, np.integer)) else tuple(int(v) for v in c)
+                for c in chunks
+            )
         )
     return RegularChunkGrid(tuple(int(c) for c in chunks))
 
@@ -243,7 +261,9 @@ class ChunkKeyEncoding:
         if self.name not in ("default", "v2"):
             raise UnsupportedError(f"chunk_key_encoding {self.name!r} is not supported")
         if self.separator not in ("/", "."):
-            raise MetadataError(f"chunk_key_encoding separator must be '/' or '.', not {self.separator!r}")
+            raise MetadataError(
+                f"chunk_key_encoding separator must be '/' or '.', not {self.separator!r}"
+            )
 
     @classmethod
     def from_json(cls, obj: Any) -> ChunkKeyEncoding:
@@ -276,12 +296,3 @@ class ChunkKeyEncoding:
             return tuple(int(p) for p in key.split(self.separator))
         except ValueError:
             return None
-
-
-def chunk_slices(grid_dims: Sequence[DimGrid], coords: Sequence[int]) -> tuple[slice, ...]:
-    """The array region a chunk covers, clipped to the array bounds."""
-    return tuple(slice(d.start(c), d.stop(c)) for d, c in zip(grid_dims, coords))
-
-
-def chunk_nbytes(chunk_shape: Sequence[int], dtype: np.dtype) -> int:
-    return int(np.prod(chunk_shape, dtype=np.int64)) * dtype.itemsize

@@ -134,7 +134,9 @@ def _expand_ellipsis(selection: Any, ndim: int) -> tuple[Any, ...]:
         fill = ndim - (len(selection) - 1)
         selection = selection[:i] + (slice(None),) * max(fill, 0) + selection[i + 1 :]
     if len(selection) > ndim:
-        raise IndexingError(f"too many indices for array: array is {ndim}-d, {len(selection)} were given")
+        raise IndexingError(
+            f"too many indices for array: array is {ndim}-d, {len(selection)} were given"
+        )
     return selection + (slice(None),) * (ndim - len(selection))
 
 
@@ -158,7 +160,9 @@ def _normalize_array(sel: Any, size: int, axis: int) -> np.ndarray:
             )
         return np.flatnonzero(arr)
     if arr.dtype.kind not in "iu" or arr.ndim != 1:
-        raise IndexingError(f"axis {axis}: expected an int, slice, or 1-d integer/boolean array, not {sel!r}")
+        raise IndexingError(
+            f"axis {axis}: expected an int, slice, or 1-d integer/boolean array, not {sel!r}"
+        )
     arr = arr.astype(np.int64, copy=False)
     if arr.size and (arr.min() < -size or arr.max() >= size):
         raise BoundsCheckError(f"an index in axis {axis} is out of bounds for size {size}")
@@ -169,7 +173,9 @@ def _is_array_like(x: Any) -> bool:
     return isinstance(x, (list, np.ndarray)) or (hasattr(x, "__array__") and not np.isscalar(x))
 
 
-def orthogonal_selection(selection: Any, shape: Sequence[int], dims: Sequence[DimGrid]) -> Selection:
+def orthogonal_selection(
+    selection: Any, shape: Sequence[int], dims: Sequence[DimGrid]
+) -> Selection:
     """Each dimension selected on its own: ints, slices (any step), int or bool arrays."""
     selection = _expand_ellipsis(selection, len(shape))
     per_dim: list[list[_DimPiece]] = []
@@ -242,14 +248,18 @@ def basic_selection(selection: Any, shape: Sequence[int], dims: Sequence[DimGrid
     return orthogonal_selection(selection, shape, dims)
 
 
-def vectorized_selection(selection: Any, shape: Sequence[int], dims: Sequence[DimGrid]) -> Selection:
+def vectorized_selection(
+    selection: Any, shape: Sequence[int], dims: Sequence[DimGrid]
+) -> Selection:
     """Points: integer arrays broadcast together, or one boolean mask of the array's shape."""
     if not isinstance(selection, tuple):
         selection = (selection,)
     if len(selection) == 1 and np.asarray(selection[0]).dtype == bool:
         mask = np.asarray(selection[0])
         if mask.shape != tuple(shape):
-            raise IndexingError(f"boolean mask has shape {mask.shape}, the array has {tuple(shape)}")
+            raise IndexingError(
+                f"boolean mask has shape {mask.shape}, the array has {tuple(shape)}"
+            )
         selection = np.nonzero(mask)
     if len(selection) != len(shape):
         raise IndexingError(

@@ -143,9 +143,11 @@ class BytesBytesCodec(Codec):
         raise NotImplementedError
 
     def decode_into(self, data: Any, spec: ChunkSpec, out: Any) -> Any:
-        """Decode into ``out`` when supported; returns what was decoded (``out`` or a copy
-        source). Codecs that support ``out=`` set ``decodes_into_out = True``."""
-        return self.decode_chunk(data, spec, out=out) if self.decodes_into_out else self.decode_chunk(data, spec)
+        """Decode into ``out`` when the codec can (``decodes_into_out``); returns what was
+        decoded: ``out`` itself, or a new buffer to copy from."""
+        if self.decodes_into_out:
+            return self.decode_chunk(data, spec, out=out)
+        return self.decode_chunk(data, spec)
 
     decodes_into_out: ClassVar[bool] = False
 

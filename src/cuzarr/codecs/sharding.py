@@ -20,7 +20,6 @@ helpers here.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -88,9 +87,13 @@ class ShardingCodec(ArrayBytesCodec):
         object.__setattr__(self, "index_codecs", tuple(as_codec(c) for c in index))
         object.__setattr__(self, "index_location", index_location)
         if index_location not in ("start", "end"):
-            raise MetadataError(f"sharding_indexed: index_location must be 'start' or 'end', not {index_location!r}")
+            raise MetadataError(
+                f"sharding_indexed: index_location must be 'start' or 'end', not {index_location!r}"
+            )
         if any(c <= 0 for c in self.chunk_shape):
-            raise MetadataError(f"sharding_indexed: chunk_shape {list(self.chunk_shape)} must be positive")
+            raise MetadataError(
+                f"sharding_indexed: chunk_shape {list(self.chunk_shape)} must be positive"
+            )
 
     def config(self) -> dict[str, Any]:
         return {
@@ -115,7 +118,9 @@ class ShardingCodec(ArrayBytesCodec):
         for codec in self.index_codecs:
             size = codec.encoded_size(size)
             if size is None:
-                raise MetadataError(f"sharding_indexed: index codec {codec.name!r} has no fixed size")
+                raise MetadataError(
+                    f"sharding_indexed: index codec {codec.name!r} has no fixed size"
+                )
         return size
 
     def validate(self, spec: ChunkSpec) -> None:
@@ -152,14 +157,18 @@ class ShardingCodec(ArrayBytesCodec):
         n = self.index_nbytes(shard_shape)
         return (0, n) if self.index_location == "start" else (-n, None)
 
-    def decode_index(self, data: Any, shard_shape: tuple[int, ...], shard_size: int | None, where: str) -> ShardIndex:
+    def decode_index(
+        self, data: Any, shard_shape: tuple[int, ...], shard_size: int | None, where: str
+    ) -> ShardIndex:
         """Parse and check an encoded index. ``shard_size`` (when known) bounds the ranges."""
         from cuzarr.pipeline.chain import CodecChain
 
         spec = self.index_spec(shard_shape)
         expected = self.index_nbytes(shard_shape)
         if len(memoryview(data)) != expected:
-            raise CorruptChunkError(f"shard {where!r}: index has {len(memoryview(data))} bytes, expected {expected}")
+            raise CorruptChunkError(
+                f"shard {where!r}: index has {len(memoryview(data))} bytes, expected {expected}"
+            )
         try:
             table = CodecChain(self.index_codecs).decode([data], [spec])[0]
         except CorruptChunkError as e:
@@ -193,7 +202,9 @@ class ShardingCodec(ArrayBytesCodec):
         if not pieces:
             return None
         encoded_index = bytes(memoryview(self.encode_index(index, shard_shape)).cast("B"))
-        body = b"".join(bytes(memoryview(p).cast("B")) if not isinstance(p, bytes) else p for p in pieces)
+        body = b"".join(
+            bytes(memoryview(p).cast("B")) if not isinstance(p, bytes) else p for p in pieces
+        )
         return encoded_index + body if self.index_location == "start" else body + encoded_index
 
     # -- whole shards ---------------------------------------------------------------------
@@ -222,7 +233,9 @@ class ShardingCodec(ArrayBytesCodec):
         inner = self.inner_spec(spec)
         regions = [self._inner_region(i, cps) for i in range(math.prod(cps))]
         keep = [i for i, r in enumerate(regions) if not chunk_is_fill(data[r], spec.fill_value)]
-        encoded = CodecChain(self.codecs).encode([data[regions[i]] for i in keep], [inner] * len(keep))
+        encoded = CodecChain(self.codecs).encode(
+            [data[regions[i]] for i in keep], [inner] * len(keep)
+        )
         parts: list[Any] = [None] * len(regions)
         for i, e in zip(keep, encoded):
             parts[i] = e
@@ -245,7 +258,9 @@ def check_index(index: ShardIndex, shard_size: int | None, data_start: int, wher
     used = ~((index.offsets == EMPTY) & (index.lengths == EMPTY))
     half = (index.offsets == EMPTY) ^ (index.lengths == EMPTY)
     if half.any():
-        raise CorruptChunkError(f"shard {where!r}: index entry {int(np.flatnonzero(half)[0])} is half empty")
+        raise CorruptChunkError(
+            f"shard {where!r}: index entry {int(np.flatnonzero(half)[0])} is half empty"
+        )
     starts = index.offsets[used].astype(np.uint64)
     stops = starts + index.lengths[used]
     if (stops < starts).any():
@@ -259,7 +274,3 @@ def check_index(index: ShardIndex, shard_size: int | None, data_start: int, wher
     order = np.argsort(starts, kind="stable")
     if starts.size > 1 and (starts[order][1:] < stops[order][:-1]).any():
         raise CorruptChunkError(f"shard {where!r}: inner chunk ranges overlap")
-
-
-def inner_coords_of_shard(cps: tuple[int, ...]) -> list[tuple[int, ...]]:
-    return list(itertools.product(*(range(n) for n in cps)))

@@ -44,7 +44,9 @@ class TransposeCodec(ArrayArrayCodec):
 
     def resolve(self, spec: ChunkSpec) -> ChunkSpec:
         extent = None if spec.extent is None else tuple(spec.extent[i] for i in self.order)
-        return ChunkSpec(tuple(spec.shape[i] for i in self.order), spec.dtype, spec.fill_value, extent)
+        return ChunkSpec(
+            tuple(spec.shape[i] for i in self.order), spec.dtype, spec.fill_value, extent
+        )
 
     def encoded_size(self, decoded_nbytes: int) -> int:
         return decoded_nbytes

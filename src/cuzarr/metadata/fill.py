@@ -311,7 +311,3 @@ def fill_value_for(value: Any, dtype: np.dtype) -> Any:
         return np.asarray(value).astype(dtype, casting="unsafe")[()]
     except (TypeError, ValueError) as e:
         raise MetadataError(f"fill_value {value!r} is not a valid {dtype} value") from e
-
-
-def is_nan_like(dtype: np.dtype, value: Any) -> bool:
-    return dtype.kind in "fc" and bool(np.isnan(value))

@@ -20,8 +20,17 @@ from cuzarr.metadata.dtypes import data_type_to_v3, parse_data_type_v3
 from cuzarr.metadata.fill import encode_fill_value, parse_fill_value
 
 ARRAY_FIELDS = {
-    "zarr_format", "node_type", "shape", "data_type", "chunk_grid", "chunk_key_encoding",
-    "fill_value", "codecs", "attributes", "dimension_names", "storage_transformers",
+    "zarr_format",
+    "node_type",
+    "shape",
+    "data_type",
+    "chunk_grid",
+    "chunk_key_encoding",
+    "fill_value",
+    "codecs",
+    "attributes",
+    "dimension_names",
+    "storage_transformers",
 }
 GROUP_FIELDS = {"zarr_format", "node_type", "attributes", "consolidated_metadata"}
 
@@ -41,9 +50,13 @@ def check_codec_order(codecs: tuple[Codec, ...], where: str) -> None:
     kinds = [c.kind for c in codecs]
     n_ab = kinds.count("array_to_bytes")
     if n_ab != 1:
-        raise MetadataError(f"{where}: codecs must hold exactly one array->bytes codec, found {n_ab}")
+        raise MetadataError(
+            f"{where}: codecs must hold exactly one array->bytes codec, found {n_ab}"
+        )
     i = kinds.index("array_to_bytes")
-    if any(k != "array_to_array" for k in kinds[:i]) or any(k != "bytes_to_bytes" for k in kinds[i + 1 :]):
+    if any(k != "array_to_array" for k in kinds[:i]) or any(
+        k != "bytes_to_bytes" for k in kinds[i + 1 :]
+    ):
         raise MetadataError(
             f"{where}: codecs must be array->array*, one array->bytes, bytes->bytes*; got "
             + ", ".join(f"{c.name} ({c.kind})" for c in codecs)
@@ -86,7 +99,9 @@ class ArrayMetadata:
 
     def validate(self, where: str = "zarr.json") -> None:
         if any((not isinstance(s, (int, np.integer))) or s < 0 for s in self.shape):
-            raise MetadataError(f"{where}: shape must be non-negative integers, not {list(self.shape)}")
+            raise MetadataError(
+                f"{where}: shape must be non-negative integers, not {list(self.shape)}"
+            )
         self.chunk_grid.validate(self.shape)
         if self.dimension_names is not None and len(self.dimension_names) != len(self.shape):
             raise MetadataError(
@@ -148,7 +163,9 @@ def parse_array_metadata(doc: dict[str, Any], where: str = "zarr.json") -> Array
     check_extension_fields(doc, ARRAY_FIELDS, where)
     shape = _require(doc, "shape", where)
     if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
-        raise MetadataError(f"{where}: 'shape' must be a list of non-negative integers, not {shape!r}")
+        raise MetadataError(
+            f"{where}: 'shape' must be a list of non-negative integers, not {shape!r}"
+        )
     try:
         dtype = parse_data_type_v3(_require(doc, "data_type", where))
         grid = parse_chunk_grid(_require(doc, "chunk_grid", where))
@@ -195,7 +212,11 @@ class GroupMetadata:
     consolidated_metadata: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"zarr_format": 3, "node_type": "group", "attributes": self.attributes}
+        doc: dict[str, Any] = {
+            "zarr_format": 3,
+            "node_type": "group",
+            "attributes": self.attributes,
+        }
         if self.consolidated_metadata is not None:
             doc["consolidated_metadata"] = self.consolidated_metadata
         return doc
@@ -206,7 +227,9 @@ def parse_group_metadata(doc: dict[str, Any], where: str = "zarr.json") -> Group
     attributes = doc.get("attributes", {})
     if not isinstance(attributes, dict):
         raise MetadataError(f"{where}: 'attributes' must be an object")
-    return GroupMetadata(attributes=attributes, consolidated_metadata=doc.get("consolidated_metadata"))
+    return GroupMetadata(
+        attributes=attributes, consolidated_metadata=doc.get("consolidated_metadata")
+    )
 
 
 def load_json_object(raw: Any, where: str) -> dict[str, Any]:
@@ -227,7 +250,9 @@ def parse_node_json(raw: bytes, where: str) -> dict[str, Any]:
     if doc.get("zarr_format") != 3:
         raise MetadataError(f"{where}: zarr_format must be 3, found {doc.get('zarr_format')!r}")
     if doc.get("node_type") not in ("array", "group"):
-        raise MetadataError(f"{where}: node_type must be 'array' or 'group', found {doc.get('node_type')!r}")
+        raise MetadataError(
+            f"{where}: node_type must be 'array' or 'group', found {doc.get('node_type')!r}"
+        )
     return doc
 
 
