@@ -123,19 +123,12 @@ def random_crops(shape, size, n, seed=7) -> list[tuple[slice, ...]]:
 
 # -- the rows ---------------------------------------------------------------------------------
 def cuzarr_gpu(path: Path) -> Callable[[tuple], Any]:
-    import cupy
-
     import cuzarr
-    from cuzarr import indexing
-    from cuzarr.pipeline.device import read_projections_device
 
-    a = cuzarr.open_array(str(path))
+    a = cuzarr.open_array(str(path), device="gpu")
 
     def read(selection: tuple) -> Any:
-        sel = indexing.orthogonal_selection(selection, a.shape, a._io.dims)
-        out = cupy.empty(sel.out_shape, dtype=a.dtype)
-        read_projections_device(a._io, sel.projections, sel.out_view(out))
-        return out
+        return a[selection]  # a cupy array
 
     return read
 
@@ -223,10 +216,9 @@ def nvcomp_ceiling(
     batches = []
     for i in range(0, len(size), per_batch):
         part = slice(i, i + per_batch)
-        ins = [nvcomp.as_array(dev_in[s : s + n]) for s, n in zip(packed[part], length[part])]
-        outs = [
-            nvcomp.as_array(out[j * slot : j * slot + n]) for j, n in enumerate(size[part].tolist())
-        ]
+        sizes = size[part].tolist()
+        ins = nvcomp.as_arrays(dev_in, packed[part].tolist(), length[part].tolist())
+        outs = nvcomp.as_arrays(out, [j * slot for j in range(len(sizes))], sizes)
         batches.append((ins, outs))
 
     def decode(selection: tuple) -> Any:

@@ -9,7 +9,7 @@ import numpy as np
 
 from cuzarr import indexing
 from cuzarr.attributes import Attributes
-from cuzarr.buffers import resolve_device
+from cuzarr.buffers import resolve_device, to_host
 from cuzarr.config import config
 from cuzarr.errors import IndexingError, MetadataError, ReadOnlyError
 from cuzarr.metadata.v3 import ArrayMetadata
@@ -136,8 +136,7 @@ class Array(Node):
         return self.get_orthogonal_selection(selection)
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        data = self[...]
-        data = np.asarray(data)
+        data = np.asarray(to_host(self[...]))  # numpy asks for host memory
         return data if dtype is None else data.astype(dtype, copy=False)
 
     def get_basic_selection(self, selection: Any = Ellipsis, *, out: Any = None) -> Any:
@@ -161,6 +160,10 @@ class Array(Node):
         return _VIndex(self)
 
     def _read(self, sel: indexing.Selection, out: Any) -> Any:
+        if self._device == "gpu":
+            from cuzarr.pipeline.device import read_selection
+
+            return read_selection(self._io, sel, out)
         result = self._output_buffer(sel, out)
         target = result
         if sel.flat_out and not result.flags.c_contiguous:
@@ -209,7 +212,7 @@ class Array(Node):
         self._check_writable()
         # Check and convert the whole value before any chunk is touched.
         try:
-            arr = np.asarray(value, dtype=self.dtype)
+            arr = np.asarray(to_host(value), dtype=self.dtype)
         except (TypeError, ValueError) as e:
             raise IndexingError(
                 f"cannot store {type(value).__name__} in a {self.dtype} array: {e}"

@@ -1,4 +1,4 @@
-"""Host and device buffers: which backend serves an array, and the array module for it.
+"""Host and device buffers: which backend serves an array, and moving values between them.
 
 Importing cuzarr never imports cupy; the device is probed only when asked for.
 """
@@ -6,26 +6,45 @@ Importing cuzarr never imports cupy; the device is probed only when asked for.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from cuzarr.config import config
 from cuzarr.errors import DeviceUnavailableError
 
-# The device read path (pipeline/device.py) is built and tested under the CUDA simulator
-# but has not yet run on a GPU; until it has, reads never take it.
-DEVICE_BACKEND_ENABLED = False
+# The device read path has been checked under numba's CUDA simulator with CPU stand-ins
+# for cupy and nvCOMP, not yet on a GPU: it is taken when asked for (device="gpu"), and
+# "auto" keeps choosing the CPU until the GPU suite (tests/gpu) has passed on hardware.
+AUTO_SELECTS_GPU = False
 
 
 @functools.cache
-def gpu_available() -> bool:
-    """True when the device backend is enabled, cupy imports and sees a CUDA device."""
-    if not DEVICE_BACKEND_ENABLED:
-        return False
+def gpu_unavailable_reason() -> str | None:
+    """None when the device backend can run here, else what is missing."""
     try:
         import cupy
+    except ImportError:
+        return "cupy is not installed (pip install 'cuzarr[gpu]')"
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return "cupy sees no CUDA device"
+    except Exception as e:  # no driver, no device, a driver too old for the runtime ...
+        return f"cupy cannot use a CUDA device ({type(e).__name__}: {e})"
+    try:
+        from nvidia import nvcomp  # noqa: F401
+    except ImportError:
+        return "nvCOMP's Python module is not installed (nvidia-nvcomp-cu12 or -cu13)"
+    try:
+        from numba import cuda
+    except ImportError:
+        return "numba-cuda is not installed"
+    if not cuda.is_available():
+        return "numba's CUDA target finds no usable device"
+    return None
 
-        return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
+
+def gpu_available() -> bool:
+    """True when cupy, nvCOMP and numba-cuda import and a CUDA device is usable."""
+    return gpu_unavailable_reason() is None
 
 
 def resolve_device(device: str | None) -> str:
@@ -33,14 +52,37 @@ def resolve_device(device: str | None) -> str:
     wanted = device or config["device"]
     if wanted not in ("auto", "cpu", "gpu"):
         raise DeviceUnavailableError(f"device must be 'auto', 'cpu' or 'gpu', not {wanted!r}")
-    if wanted == "cpu":
+    if wanted == "cpu" or (wanted == "auto" and not AUTO_SELECTS_GPU):
         return "cpu"
-    if gpu_available():
+    reason = gpu_unavailable_reason()
+    if reason is None:
         return "gpu"
     if wanted == "gpu":
-        raise DeviceUnavailableError(
-            "device='gpu' was requested but no usable GPU backend was found: it needs cupy, a "
-            "CUDA device (install cuzarr[gpu]) and a cuzarr build whose device read path is "
-            "enabled (not yet: it has only run under the CUDA simulator)"
-        )
+        raise DeviceUnavailableError(f"device='gpu' was requested but {reason}")
     return "cpu"
+
+
+def is_device_array(value: Any) -> bool:
+    """True for an array in CUDA device memory: cupy, ``__cuda_array_interface__``, or
+    ``__dlpack__`` on a CUDA device (a torch CUDA tensor)."""
+    if hasattr(value, "__cuda_array_interface__"):
+        return True
+    device = getattr(value, "__dlpack_device__", None)
+    if device is None:
+        return False
+    try:
+        return device()[0] in (2, 13)  # kDLCUDA, kDLCUDAManaged
+    except Exception:
+        return False
+
+
+def to_host(value: Any) -> Any:
+    """A host (numpy) copy of a device array; any other value unchanged. Writes take
+    device arrays this way: chunks are encoded on the host."""
+    if not is_device_array(value):
+        return value
+    import cupy
+
+    if hasattr(value, "__cuda_array_interface__"):
+        return cupy.asnumpy(cupy.asarray(value))
+    return cupy.asnumpy(cupy.from_dlpack(value))

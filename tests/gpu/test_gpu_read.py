@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import cuzarr
-from cuzarr import indexing
 
 SHAPE, CHUNKS = (150, 130), (64, 48)  # edge chunks on both axes
 SELECTIONS = [
@@ -43,17 +42,17 @@ def data_for(dtype, shape=SHAPE):
     return (values * 3 + values // 7).astype(dtype)
 
 
+def on_gpu(array):
+    """The same array opened for device reads."""
+    return cuzarr.open_array(array.store, path=array.path, device="gpu")
+
+
 def gpu_read(array, selection, out=None, vectorized=False):
     """Read with the device path into a new cupy array (or ``out``)."""
-    import cupy
-
-    from cuzarr.pipeline.device import as_device_array, read_projections_device
-
-    select = indexing.vectorized_selection if vectorized else indexing.orthogonal_selection
-    sel = select(selection, array.shape, array._io.dims)
-    result = cupy.empty(sel.out_shape, dtype=array.dtype) if out is None else out
-    read_projections_device(array._io, sel.projections, sel.out_view(as_device_array(result)))
-    return result
+    g = on_gpu(array)
+    if vectorized:
+        return g.get_coordinate_selection(selection, out=out)
+    return g.get_orthogonal_selection(selection, out=out)
 
 
 def check(array, selection, **kw):
@@ -119,6 +118,35 @@ def test_out_cupy_and_torch():
     t = torch.zeros(SHAPE, dtype=torch.float32, device="cuda")
     gpu_read(a, (slice(None), slice(None)), out=t)
     np.testing.assert_array_equal(t.cpu().numpy(), data_for("<f4"))
+
+
+@pytest.mark.parametrize("codec", ["zstd", "lz4", "none", "blosc-lz4-shuffle", "gzip"])
+@pytest.mark.parametrize("sharded", [False, True])
+def test_local_files(tmp_path, codec, sharded):
+    """Local stores: zstd, lz4 and uncompressed chunks go straight from the files into
+    device memory (kvikio); the others are staged through pinned host memory."""
+    from cuzarr.pipeline import device
+
+    device.HOST_FALLBACKS.clear()
+    shards = dict(shards=(128, 96)) if sharded else {}
+    a = cuzarr.create_array(str(tmp_path / "a"), shape=SHAPE, chunks=CHUNKS, dtype="<u2",
+                            compressors=CODECS[codec], **shards)  # fmt: skip
+    a[:140] = data_for("<u2")[:140]
+    for selection in SELECTIONS:
+        check(a, selection)
+    assert not device.HOST_FALLBACKS
+
+
+def test_array_api_returns_cupy_and_writes_take_device_arrays(tmp_path):
+    import cupy
+
+    a = cuzarr.create_array(str(tmp_path / "a"), shape=SHAPE, chunks=CHUNKS, dtype="<f4",
+                            device="gpu")  # fmt: skip
+    a[...] = cupy.asarray(data_for("<f4"))  # a device array written (encoded on the host)
+    got = a[10:20, ::3]
+    assert isinstance(got, cupy.ndarray)
+    np.testing.assert_array_equal(cupy.asnumpy(got), data_for("<f4")[10:20, ::3])
+    np.testing.assert_array_equal(np.asarray(a), data_for("<f4"))
 
 
 def test_host_fallbacks_are_counted_and_right():

@@ -10,6 +10,7 @@ numba-cuda behave on a device as the documented APIs say they do.
 import collections
 import contextlib
 import ctypes
+import os
 import zlib
 
 import numcodecs.lz4
@@ -21,8 +22,9 @@ pytest.importorskip("numba")
 
 import cuzarr  # noqa: E402
 from cuzarr import indexing  # noqa: E402
-from cuzarr.errors import ChecksumError, UnsupportedError  # noqa: E402
+from cuzarr.errors import ChecksumError, CorruptChunkError, UnsupportedError  # noqa: E402
 from cuzarr.pipeline import device  # noqa: E402
+from cuzarr.pipeline import device_plan as dp  # noqa: E402
 
 DECODERS = {  # what nvCOMP's RAW decoders do, on the CPU
     "LZ4": lambda stream, n: numcodecs.lz4.decompress(n.to_bytes(4, "little") + stream),
@@ -40,6 +42,7 @@ class CpuReader(device.DeviceReader):
         self.nb_stream = 0
         self.device_array = np.ndarray
         self.nvcomp_calls = collections.Counter()
+        self.file_reads = 0
 
     def _empty(self, nbytes):
         return np.full(max(nbytes, device.OUT_ALIGN), 0xEE, dtype=np.uint8)
@@ -53,14 +56,36 @@ class CpuReader(device.DeviceReader):
     def _dev(self, array):
         return self._fake(array) if isinstance(array, np.ndarray) else array
 
-    def _nvcomp_decode(self, algorithm, ins, outs):
+    def _nvcomp_decode(self, algorithm, src, src_offsets, lengths, dst, dst_offsets, sizes):
         self.nvcomp_calls[algorithm] += 1
-        sizes = []
-        for src, dst in zip(ins, outs):
-            data = np.frombuffer(DECODERS[algorithm](src.tobytes(), len(dst)), np.uint8)
-            dst[: len(data)] = data[: len(dst)]
-            sizes.append(len(data))
-        return sizes
+        got = []
+        for s, n, d, size in zip(src_offsets, lengths, dst_offsets, sizes):
+            stream = src[s : s + n].tobytes()
+            if algorithm == "Zstd" and dp.zstd_streams(stream, [0], [n]).host[0]:
+                got.append(0)  # like nvCOMP's RAW zstd: one frame stating its content size
+                continue
+            try:
+                data = np.frombuffer(DECODERS[algorithm](stream, size), np.uint8)
+            except Exception:
+                got.append(0)
+                continue
+            dst[d : d + min(size, len(data))] = data[:size]
+            got.append(len(data))
+        return got
+
+    @staticmethod
+    def _kvikio():
+        return "os.pread"  # direct reads go through _read_files below
+
+    def _read_files(self, dev, reads):
+        self.file_reads += len(reads)
+        got = []
+        for path, offset, nbytes, at in reads:
+            with open(path, "rb") as f:
+                data = os.pread(f.fileno(), nbytes, offset)
+            dev[at : at + len(data)] = np.frombuffer(data, np.uint8)
+            got.append(len(data))
+        return got
 
     def _to_host(self, dev):
         return dev
@@ -177,3 +202,134 @@ def test_unsupported_chains_are_refused():
     )
     with pytest.raises(UnsupportedError, match="device"):
         CpuReader(a._io)
+
+
+# -- local files read straight into device memory (kvikio on a GPU) -------------------------
+
+DIRECT = {
+    "zstd": CODECS["zstd"],
+    "lz4": CODECS["lz4"],
+    "raw": CODECS["raw"],
+    "big-endian": dict(serializer={"name": "bytes", "configuration": {"endian": "big"}},
+                       compressors=None),
+    "sharded": CODECS["sharded"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(DIRECT))
+def test_local_files_are_read_straight_into_device_memory(tmp_path, name):
+    device.HOST_FALLBACKS.clear()
+    with cuzarr.config.set(batch_chunks=4):
+        a = cuzarr.create_array(str(tmp_path / "a"), shape=DATA.shape, chunks=(10, 16),
+                                dtype=DATA.dtype, fill_value=5, **DIRECT[name])  # fmt: skip
+        a[:20] = DATA[:20]
+        reader = CpuReader(a._io)
+        assert reader.direct
+        for selection in SELECTIONS:
+            got, reader = device_read(a, selection, reader)
+            np.testing.assert_array_equal(got, a[selection], err_msg=str(selection))
+    assert reader.file_reads > 0
+    assert not device.HOST_FALLBACKS
+
+
+def test_chains_the_device_must_parse_are_staged_on_the_host(tmp_path):
+    for i, codecs in enumerate([CODECS["gzip"], CODECS["blosc-lz4"], CODECS["big-endian+crc32c"]]):
+        a = cuzarr.create_array(str(tmp_path / str(i)), shape=(8,), chunks=(4,), dtype="u2",
+                                **codecs)  # fmt: skip
+        assert not CpuReader(a._io).direct
+    assert not CpuReader(cuzarr.create_array({}, shape=(8,), chunks=(4,), dtype="u2")._io).direct
+
+
+def test_streams_nvcomp_cannot_decode_go_to_the_host(tmp_path):
+    device.HOST_FALLBACKS.clear()
+    z = cuzarr.create_array(str(tmp_path / "z"), shape=(4, 8), chunks=(4, 4), dtype="u1",
+                            data=np.arange(32).reshape(4, 8))  # fmt: skip
+    payload = np.ascontiguousarray(np.arange(32, dtype="u1").reshape(4, 8)[:, 4:]).tobytes()
+    # a zstd frame without a content size (a streaming writer's): raw blocks, last flag set
+    frame = b"\x28\xb5\x2f\xfd" + b"\x00\x00" + ((16 << 3) | 1).to_bytes(3, "little") + payload
+    z.store.set("c/0/1", frame)
+    got, reader = device_read(z, (slice(None), slice(None)))
+    assert reader.direct
+    np.testing.assert_array_equal(got, np.arange(32).reshape(4, 8))
+    assert device.HOST_FALLBACKS == {device.NVCOMP_FAILED: 1}
+    # the same on the staged path (a memory store): the host planning catches it first
+    device.HOST_FALLBACKS.clear()
+    m = cuzarr.create_array({}, shape=(4, 8), chunks=(4, 4), dtype="u1",
+                            data=np.arange(32).reshape(4, 8))  # fmt: skip
+    m.store.set("c/0/1", frame)
+    got, _ = device_read(m, (slice(None), slice(None)))
+    np.testing.assert_array_equal(got, np.arange(32).reshape(4, 8))
+    assert device.HOST_FALLBACKS == {"zstd frame without a content size": 1}
+
+
+def test_nvcomp_failures_on_the_staged_path_go_to_the_host():
+    device.HOST_FALLBACKS.clear()
+    a = cuzarr.create_array({}, shape=DATA.shape, chunks=(10, 16), dtype=DATA.dtype,
+                            data=DATA, **CODECS["blosc-zstd-bit"])  # fmt: skip
+
+    class Refusing(CpuReader):  # nvCOMP refusing whole batches
+        def _nvcomp_decode(self, *args):
+            raise RuntimeError("nvCOMP status 11")
+
+    got, reader = device_read(a, (slice(None), slice(None)), Refusing(a._io))
+    np.testing.assert_array_equal(got, DATA)
+    assert device.HOST_FALLBACKS == {device.NVCOMP_FAILED: 6}
+
+
+def test_a_shard_shorter_than_its_index_says_is_an_error(tmp_path):
+    a = cuzarr.create_array(str(tmp_path / "s"), shape=(16,), chunks=(4,), shards=(16,),
+                            dtype="u1", data=np.arange(16), compressors=None)  # fmt: skip
+    reader = CpuReader(a._io)
+    device_read(a, (slice(None),), reader)  # caches the shard index
+    path = tmp_path / "s" / "c" / "0"
+    path.write_bytes(path.read_bytes()[:10])
+    with pytest.raises(CorruptChunkError, match="c/0"):
+        device_read(a, (slice(None),), reader)
+
+
+# -- Array reads with device="gpu", numpy standing in for cupy ------------------------------
+
+
+@pytest.fixture
+def cpu_device(monkeypatch):
+    from cuzarr import buffers
+
+    monkeypatch.setattr(buffers, "gpu_unavailable_reason", lambda: None)
+    monkeypatch.setitem(device.BACKEND, "reader", CpuReader)
+    monkeypatch.setitem(device.BACKEND, "wrap", lambda out: out)
+    monkeypatch.setitem(device.BACKEND, "new", lambda shape, dtype: np.full(shape, 77, dtype))
+    monkeypatch.setitem(device.BACKEND, "upload", np.array)
+
+
+def test_array_reads_on_the_device(tmp_path, cpu_device):
+    cuzarr.create_array(str(tmp_path / "a"), shape=DATA.shape, chunks=(10, 16),
+                        dtype=DATA.dtype, data=DATA, **CODECS["sharded"])  # fmt: skip
+    a = cuzarr.open_array(str(tmp_path / "a"), device="gpu")
+    assert a.device == "gpu"
+    assert cuzarr.open_array(str(tmp_path / "a")).device == "cpu"  # "auto": see buffers.py
+    np.testing.assert_array_equal(a[:], DATA)
+    np.testing.assert_array_equal(a[3:17:2, ::-5], DATA[3:17:2, ::-5])
+    np.testing.assert_array_equal(a.oindex[[1, 20, 4], 7:9], DATA[[1, 20, 4], 7:9])
+    points = (np.array([0, 20, 7]), np.array([29, 0, 8]))
+    np.testing.assert_array_equal(a.vindex[points], DATA[points])
+    np.testing.assert_array_equal(np.asarray(a), DATA)
+    out = np.zeros((30, 21), DATA.dtype).T  # a non-contiguous out=
+    assert a.get_basic_selection(..., out=out) is out
+    np.testing.assert_array_equal(out, DATA)
+    with pytest.raises(cuzarr.errors.IndexingError, match="shape"):
+        a.get_basic_selection(..., out=np.zeros((2, 2), DATA.dtype))
+    with pytest.raises(cuzarr.errors.IndexingError, match="dtype"):
+        a.get_basic_selection(..., out=np.zeros(DATA.shape, "f4"))
+
+
+def test_chains_without_a_device_decoder_are_read_on_the_host(tmp_path, cpu_device):
+    device.HOST_FALLBACKS.clear()
+    cuzarr.create_array(str(tmp_path / "t"), shape=DATA.shape, chunks=(10, 16), dtype=DATA.dtype,
+                        data=DATA, compressors=[{"name": "numcodecs.bz2"}],
+                        filters=[{"name": "transpose", "configuration": {"order": [1, 0]}}])  # fmt: skip
+    a = cuzarr.open_array(str(tmp_path / "t"), device="gpu")
+    np.testing.assert_array_equal(a[2:19, ::2], DATA[2:19, ::2])
+    assert device.HOST_FALLBACKS == {device.CHAIN_ON_HOST: 4}  # 2 x 2 chunks
+    s = cuzarr.create_array({}, shape=(2,), dtype=str, data=np.array(["a", "b"]))
+    with pytest.raises(UnsupportedError, match="device arrays"):
+        cuzarr.open_array(s.store, device="gpu")[:]

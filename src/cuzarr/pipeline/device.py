@@ -1,18 +1,20 @@
 """The device read path: encoded chunks -> one device buffer -> nvCOMP -> kernels -> output.
 
-**This module has not run on a GPU yet.** It is written against the documented APIs of
-cupy, nvCOMP's Python module (``nvidia.nvcomp``, RAW bitstreams) and numba-cuda (notes:
-shared/reference/gpu-decode-notes.md). What it relies on is tested on the CPU: the host
-planning (:mod:`cuzarr.pipeline.device_plan`, :mod:`cuzarr.codecs.blosc_plan`, proven
-byte-exact against c-blosc) and every kernel of ``cuzarr.kernels`` under numba's CUDA
-simulator. cupy, nvCOMP and numba are imported on first use; nothing on the CPU path
-imports this module, and ``buffers.gpu_available()`` does not switch it on.
+**This module has not run on a GPU yet.** It is written against the APIs of cupy,
+nvCOMP's Python module (``nvidia.nvcomp`` 6, RAW bitstreams, batches carved from one
+buffer by ``as_arrays``), kvikio and numba-cuda. What it relies on is tested on the CPU:
+the host planning (:mod:`cuzarr.pipeline.device_plan`, :mod:`cuzarr.codecs.blosc_plan`,
+proven byte-exact against c-blosc), every kernel of ``cuzarr.kernels`` under numba's CUDA
+simulator, and this module's orchestration with numpy and CPU decoders standing in for
+cupy, nvCOMP and kvikio. ``Array`` reads come here for arrays opened with device="gpu".
 
 Per batch, on one CUDA stream:
 
-1. the encoded chunks are fetched on the host (``io.fetch``: whole chunks, or the inner
-   chunks of shards, whose index the shard view already parsed) and packed into one pinned
-   staging buffer, each RAW payload aligned, then copied to the device in one transfer;
+1. the encoded chunks land in one device buffer, each RAW payload aligned: read from
+   local files straight into it by kvikio when the chain lets the device find the RAW
+   stream without looking at it (zstd, lz4, no compressor); otherwise fetched on the host
+   (whole chunks, or the inner chunks of shards, whose index the shard view already
+   parsed), packed into one pinned staging buffer and copied in one transfer;
 2. one nvCOMP batch decode per algorithm writes every chunk into one device buffer (Blosc:
    all inner streams of all chunks, grouped by inner codec, into a stage region; raw splits
    by a copy kernel; then the byte/bit unshuffle kernels);
@@ -20,11 +22,12 @@ Per batch, on one CUDA stream:
 4. ``copy_boxes`` scatters every chunk into the output and fills missing chunks, in one
    launch (integer-array selections: cupy indexing per chunk).
 
-A chunk the device cannot take (BloscLZ, a zstd frame without content size, odd framing)
-is decoded by the host codec chain alone and uploaded: counted in ``HOST_FALLBACKS`` and
-logged at debug level. Synchronisation: nvCOMP's ``decode`` without a precomputed config
-synchronises once per call (documented); each batch ends with one stream synchronisation
-(staging buffers are released, crc32c results compared). Nothing synchronises per chunk.
+A chunk the device cannot take (BloscLZ, a zstd frame without content size, odd framing, a
+stream nvCOMP does not decode to the chunk's size) is decoded by the host codec chain alone
+and uploaded: counted in ``HOST_FALLBACKS`` and logged at debug level. Synchronisation:
+nvCOMP's ``decode`` without a precomputed configuration synchronises once per call
+(documented); each batch ends with one stream synchronisation (staging buffers are
+released, crc32c results compared). Nothing synchronises per chunk.
 """
 
 from __future__ import annotations
@@ -49,8 +52,13 @@ HOST_FALLBACKS: collections.Counter[str] = collections.Counter()
 NVCOMP = {bp.LZ4: "LZ4", bp.SNAPPY: "Snappy", bp.ZLIB: "Deflate", bp.ZSTD: "Zstd"}
 LEAD = {None: 0, "blosc": 0, "lz4": 4, "zstd": 0}  # framing bytes before the RAW stream
 OUT_ALIGN = 256
+KVIKIO_THREADS = 16
+DIRECT_KINDS = {None: 0, "zstd": 0, "lz4": 4}  # RAW stream at a fixed offset: bytes to skip
+RAW_ALGORITHM = {"zstd": "Zstd", "lz4": "LZ4"}
+NVCOMP_FAILED = "nvCOMP did not decode the stream to the chunk's size"
 _local = threading.local()
 _allocator_set = False
+_kvikio_threads_set = False
 
 
 def _libs() -> tuple[Any, Any, Any]:
@@ -105,6 +113,20 @@ class DeviceReader:
         self._keep: list[Any] = []  # host buffers in flight until the batch synchronises
         self._pending_crc: tuple[Any, np.ndarray] | None = None
         self._open_device()
+        self.direct = self._reads_files_directly()
+
+    def _reads_files_directly(self) -> bool:
+        """Local files are read straight into device memory (kvikio) when the RAW stream
+        of every chunk sits at a fixed offset in its stored bytes: no Blosc header or
+        Deflate container to parse on the host first, no crc32c trailer to compare."""
+        from cuzarr.stores.local import LocalStore
+
+        return (
+            isinstance(self.io.store, LocalStore)
+            and not self.crc
+            and self.kind in DIRECT_KINDS
+            and self._kvikio() is not None
+        )
 
     @property
     def io(self) -> Any:
@@ -138,8 +160,10 @@ class DeviceReader:
                 array = self.cupy.asarray(np.ascontiguousarray(array))
         return self.cuda.as_cuda_array(array, sync=False)
 
-    def _nvcomp_decode(self, algorithm: str, ins: list[Any], outs: list[Any]) -> list[int]:
-        """One nvCOMP batch of RAW streams into caller-owned outputs; the decoded sizes."""
+    def _nvcomp_decode(self, algorithm, src, src_offsets, lengths, dst, dst_offsets, sizes):
+        """One nvCOMP batch of RAW streams ``src[src_offsets[i]:][:lengths[i]]`` decoded into
+        ``dst[dst_offsets[i]:][:sizes[i]]``, both buffers carved without copies; returns
+        the decoded sizes (a stream that failed to decode does not give its size)."""
         cache = _local.__dict__.setdefault("codecs", {})
         key = (algorithm, self.stream.ptr)
         if key not in cache:  # a Codec is thread-local and bound to a stream
@@ -150,11 +174,12 @@ class DeviceReader:
                 cuda_stream=self.stream.ptr,
             )
         ptr = self.stream.ptr
-        wrapped_in = [self.nvcomp.as_array(a, cuda_stream=ptr) for a in ins]
-        wrapped_out = [self.nvcomp.as_array(a, cuda_stream=ptr) for a in outs]
-        results = cache[key].decode(wrapped_in, out=wrapped_out)
-        # verify on a GPU: that buffer_size is the decoded size when out= is given
-        return [getattr(r, "buffer_size", o.nbytes) for r, o in zip(results, outs)]
+        ins = self.nvcomp.as_arrays(src, src_offsets, lengths, cuda_stream=ptr)
+        outs = self.nvcomp.as_arrays(dst, dst_offsets, sizes, cuda_stream=ptr)
+        # Without a precomputed configuration, decode reads the streams' sizes first: one
+        # synchronisation per call, that is per algorithm and batch. buffer_sizes waits for
+        # the decode.
+        return list(cache[key].decode(ins, out=outs).buffer_sizes)
 
     def _to_host(self, dev: Any) -> np.ndarray:
         return dev.get()
@@ -171,6 +196,38 @@ class DeviceReader:
         flat = self.cupy.ndarray((span,), dtype=np.uint8, memptr=start)
         return flat, -lo, _alignment(start.ptr)
 
+    @staticmethod
+    def _kvikio() -> Any:
+        """kvikio, or None when it is not installed."""
+        global _kvikio_threads_set
+        try:
+            import kvikio
+            import kvikio.defaults
+        except ImportError:
+            return None
+        if not _kvikio_threads_set:  # its default is one thread: one read at a time
+            if kvikio.defaults.get("num_threads") < KVIKIO_THREADS:
+                kvikio.defaults.set("num_threads", KVIKIO_THREADS)
+            _kvikio_threads_set = True
+        return kvikio
+
+    def _read_files(self, dev: Any, reads: Sequence[tuple[str, int, int, int]]) -> list[int]:
+        """Read ``(path, file offset, nbytes, device offset)`` ranges straight into device
+        memory (GPUDirect Storage where present, else kvikio's compatibility mode through
+        its bounce buffers), all in flight at once; the bytes read of each."""
+        kvikio = self._kvikio()
+        files: dict[str, Any] = {}
+        try:
+            futures = []
+            for path, offset, nbytes, at in reads:
+                if path not in files:
+                    files[path] = kvikio.CuFile(path, "r")
+                futures.append(files[path].pread(dev[at : at + nbytes], nbytes, offset))
+            return [f.get() for f in futures]
+        finally:
+            for f in files.values():
+                f.close()
+
     # -- helpers ---------------------------------------------------------------------------
     def _upload(self, host: np.ndarray) -> Any:
         dev = self._empty(len(host))
@@ -184,25 +241,38 @@ class DeviceReader:
         args = tuple(self._dev(a) if isinstance(a, arrays) else a for a in args)
         kernel(*args, stream=self.nb_stream, **options)
 
-    def _nvcomp(self, algorithm, dev_in, srcs, lengths, work, dsts, sizes, keys) -> None:
-        """One nvCOMP batch: RAW streams ``dev_in[src:src+len]`` -> ``work[dst:dst+size]``."""
+    def _nvcomp(self, algorithm, dev_in, srcs, lengths, work, dsts, sizes) -> np.ndarray:
+        """One nvCOMP batch: RAW streams ``dev_in[src:src+len]`` -> ``work[dst:dst+size]``;
+        the positions of the streams that did not decode to their size (the host decoder
+        then decides whether the chunk is corrupt or only beyond nvCOMP)."""
         if not len(srcs):
-            return
-        ins = [dev_in[s : s + n] for s, n in zip(srcs.tolist(), lengths.tolist())]
-        outs = [work[d : d + n] for d, n in zip(dsts.tolist(), sizes.tolist())]
-        for got, size, key in zip(self._nvcomp_decode(algorithm, ins, outs), sizes.tolist(), keys):
-            if got != size:
-                raise CorruptChunkError(
-                    f"chunk {key!r}: the {algorithm} stream decoded to {got} bytes, not {size}"
-                )
+            return np.zeros(0, dtype=np.int64)
+        try:
+            got = self._nvcomp_decode(algorithm, dev_in, srcs.tolist(), lengths.tolist(), work,
+                                      dsts.tolist(), sizes.tolist())  # fmt: skip
+        except Exception as e:  # nvCOMP refused the batch as a whole
+            log.debug("nvCOMP %s refused a batch of %d streams: %s", algorithm, len(srcs), e)
+            return np.arange(len(srcs))
+        return np.flatnonzero(np.asarray(got, dtype=np.int64) != sizes)
 
-    def _host(self, i: int, reason: str, datas, specs, keys, work, dst) -> None:
-        """Decode chunk i with the host codec chain and upload it (already native order)."""
+    def _host(self, reason: str, data: Any, spec: ChunkSpec, key: str, work: Any, at: int):
+        """Decode one chunk with the host codec chain and upload it to ``work[at:]``
+        (already in native byte order)."""
         HOST_FALLBACKS[reason] += 1
-        log.debug("chunk %r decoded on the host: %s", keys[i], reason)
-        chunk = self.io.chain.decode([datas[i]], [specs[i]], names=[keys[i]])[0]
+        log.debug("chunk %r decoded on the host: %s", key, reason)
+        chunk = self.io.chain.decode([data], [spec], names=[key])[0]
         flat = np.ascontiguousarray(chunk).reshape(-1).view(np.uint8)
-        self._copy_in(work[dst[i] : dst[i] + len(flat)], flat)
+        self._copy_in(work[at : at + len(flat)], flat)
+
+    def _byteswap(self, work: Any, dst: np.ndarray, sizes: np.ndarray, host: dict) -> None:
+        """Big-endian chunks decoded on the device to native order, in one launch."""
+        device = np.array([i for i in range(len(dst)) if i not in host], dtype=np.int64)
+        if self.swap > 1 and len(device):
+            from cuzarr.kernels.byteswap import byteswap
+
+            counts = sizes[device] // self.swap
+            itemsizes = np.full(len(device), self.swap, np.int64)
+            self._run(byteswap, work, dst[device], counts, itemsizes, max_count=int(counts.max()))
 
     # -- decode -----------------------------------------------------------------------------
     def decode(self, datas: Sequence[Any], specs: Sequence[ChunkSpec], keys: Sequence[str]):
@@ -223,24 +293,16 @@ class DeviceReader:
             self._check_crc_launch(dev_in, staging, offsets, payload)
         dst, decoded_total = dp.pack(sizes, OUT_ALIGN)
         if self.kind == "blosc":
-            work, host = self._decode_blosc(
-                staging, offsets, payload, sizes, dst, decoded_total, keys
-            )
+            work, host = self._decode_blosc(staging, offsets, payload, sizes, dst, decoded_total)
         else:
             work = self._empty(decoded_total)
-            host = self._decode_plain(dev_in, staging, offsets, payload, sizes, dst, work, keys)
+            host = self._decode_plain(dev_in, staging, offsets, payload, sizes, dst, work)
         for i, reason in host.items():
-            self._host(i, reason, datas, specs, keys, work, dst)
-        device = np.array([i for i in range(len(datas)) if i not in host], dtype=np.int64)
-        if self.swap > 1 and len(device):
-            from cuzarr.kernels.byteswap import byteswap
-
-            counts = sizes[device] // self.swap
-            itemsizes = np.full(len(device), self.swap, np.int64)
-            self._run(byteswap, work, dst[device], counts, itemsizes, max_count=int(counts.max()))
+            self._host(reason, datas[i], specs[i], keys[i], work, int(dst[i]))
+        self._byteswap(work, dst, sizes, host)
         return work, dst
 
-    def _decode_plain(self, dev_in, staging, offsets, payload, sizes, dst, work, keys) -> dict:
+    def _decode_plain(self, dev_in, staging, offsets, payload, sizes, dst, work) -> dict:
         if self.kind is None:  # the bytes codec only: copy the payloads
             from cuzarr.kernels.scatter import copy_segments
 
@@ -259,11 +321,12 @@ class DeviceReader:
         misaligned = ok[streams.src[ok] % dp.ALIGN != 0]
         host.update({int(i): "stream start not aligned" for i in misaligned})
         ok = np.setdiff1d(ok, misaligned)
-        self._nvcomp(streams.algorithm, dev_in, streams.src[ok], streams.length[ok], work,
-                     dst[ok], sizes[ok], [keys[i] for i in ok])  # fmt: skip
+        failed = self._nvcomp(streams.algorithm, dev_in, streams.src[ok], streams.length[ok],
+                              work, dst[ok], sizes[ok])  # fmt: skip
+        host.update({int(ok[i]): NVCOMP_FAILED for i in failed})
         return host
 
-    def _decode_blosc(self, staging, offsets, payload, sizes, dst, decoded_total, keys):
+    def _decode_blosc(self, staging, offsets, payload, sizes, dst, decoded_total):
         plan = bp.plan_blosc_batch(staging, offsets, payload, sizes, dst)
         host = {int(i): plan.fallback_reason(i) for i in plan.host_chunks()}
         src, length = plan.split_src.copy(), plan.split_len.copy()
@@ -298,9 +361,10 @@ class DeviceReader:
             )
         for codec, algorithm in NVCOMP.items():
             s = np.flatnonzero(live & ~plan.split_raw & (plan.split_codec == codec))
-            names = [keys[c] for c in plan.split_chunk[s]]
-            self._nvcomp(algorithm, dev_in, packed[s], length[s], work, split_dst[s],
-                         plan.split_size[s], names)  # fmt: skip
+            failed = self._nvcomp(algorithm, dev_in, packed[s], length[s], work, split_dst[s],
+                                  plan.split_size[s])  # fmt: skip
+            for chunk in plan.split_chunk[s[failed]]:
+                host.setdefault(int(chunk), NVCOMP_FAILED)
         self._unshuffle(plan, work, stage_base, ~np.isin(plan.block_chunk, list(host)))
         return work, host
 
@@ -328,21 +392,79 @@ class DeviceReader:
 
     # -- a batch of projections ---------------------------------------------------------------
     def read_batch(self, batch: Sequence[ChunkProjection], out: Any) -> None:
-        """Fetch, decode and scatter one batch into ``out`` (a cupy array, the view the
+        """Fetch, decode and scatter one batch into ``out`` (a device array, the view the
         projections index)."""
-        keys = [self.io.key(p.chunk_coords) for p in batch]
-        datas = self.io.fetch([p.chunk_coords for p in batch])
-        present = [i for i, d in enumerate(datas) if d is not None]
-        specs = [self.io.spec(p.chunk_coords) for p in batch]
+        coords = [p.chunk_coords for p in batch]
+        keys = [self.io.key(c) for c in coords]
+        specs = [self.io.spec(c) for c in coords]
         self._pending_crc = None
         work, offsets = self._empty(0), np.zeros(0, np.int64)
-        if present:
-            work, offsets = self.decode([datas[i] for i in present], [specs[i] for i in present],
-                                        [keys[i] for i in present])  # fmt: skip
+        if self.direct:
+            present, work, offsets = self.decode_files(coords, specs, keys)
+        else:
+            datas = self.io.fetch(coords)
+            present = [i for i, d in enumerate(datas) if d is not None]
+            if present:
+                work, offsets = self.decode([datas[i] for i in present],
+                                            [specs[i] for i in present],
+                                            [keys[i] for i in present])  # fmt: skip
         chunk_offsets = np.full(len(batch), -1, dtype=np.int64)
         chunk_offsets[present] = offsets
         scatter(self, batch, specs, chunk_offsets, work, out)
         self.finish_batch([keys[i] for i in present])
+
+    def decode_files(self, coords, specs, keys) -> tuple[list[int], Any, np.ndarray]:
+        """The direct twin of :meth:`decode` for local files: (units present, work buffer,
+        decoded offset of each present unit). The RAW streams are read from the files into
+        one device buffer; nothing of them is looked at on the host, so a stream nvCOMP
+        cannot decode to the chunk's size is fetched again and decoded on the host."""
+        from cuzarr.pipeline.file_ranges import local_file_ranges
+
+        ranges = local_file_ranges(self.io, coords)
+        present = [i for i, r in enumerate(ranges) if r is not None]
+        skip = DIRECT_KINDS[self.kind]
+        sizes = np.array([specs[i].nbytes for i in present], dtype=np.int64)
+        lengths = np.array([ranges[i][2] - skip for i in present], dtype=np.int64)
+        host = {int(j): dp.HOST_REASONS[1] for j in np.flatnonzero(lengths < 0)}
+        lengths = np.maximum(lengths, 0)
+        src, total = dp.pack(lengths, dp.ALIGN)
+        dev_in = self._empty(total)
+        reads = [(ranges[i][0], ranges[i][1] + skip, int(n), int(at))
+                 for i, n, at in zip(present, lengths, src)]  # fmt: skip
+        for (path, offset, nbytes, _), got, j in zip(
+            reads, self._read_files(dev_in, reads), present
+        ):
+            if got != nbytes:
+                raise CorruptChunkError(
+                    f"chunk {keys[j]!r}: {nbytes} bytes expected in {path} at offset {offset}, "
+                    f"{got} read (the file changed or a shard index points past its end)"
+                )
+        dst, decoded_total = dp.pack(sizes, OUT_ALIGN)
+        work = self._empty(decoded_total)
+        if self.kind is None:
+            from cuzarr.kernels.scatter import copy_segments
+
+            host.update({int(j): "size differs from the chunk's"
+                         for j in np.flatnonzero(lengths != sizes)})  # fmt: skip
+            ok = np.flatnonzero(lengths == sizes)
+            if len(ok):
+                self._run(copy_segments, dev_in, work, src[ok], dst[ok], sizes[ok],
+                          max_length=int(sizes[ok].max()))  # fmt: skip
+        else:
+            ok = np.array([j for j in range(len(present)) if j not in host], dtype=np.int64)
+            failed = self._nvcomp(RAW_ALGORITHM[self.kind], dev_in, src[ok], lengths[ok], work,
+                                  dst[ok], sizes[ok])  # fmt: skip
+            host.update({int(ok[f]): NVCOMP_FAILED for f in failed})
+        if host:
+            again = sorted(host)
+            datas = self.io.fetch([coords[present[j]] for j in again])
+            for j, data in zip(again, datas):
+                i = present[j]
+                if data is None:
+                    raise CorruptChunkError(f"chunk {keys[i]!r} disappeared while being read")
+                self._host(host[j], data, specs[i], keys[i], work, int(dst[j]))
+        self._byteswap(work, dst, sizes, host)
+        return present, work, dst
 
     def finish_batch(self, keys: Sequence[str]) -> None:
         self._synchronize()
@@ -406,13 +528,70 @@ def as_device_array(obj: Any) -> Any:
     )
 
 
+def new_device_array(shape: tuple[int, ...], dtype: np.dtype) -> Any:
+    return _libs()[0].empty(shape, dtype=dtype)
+
+
+def upload(host: np.ndarray) -> Any:
+    return _libs()[0].asarray(host)
+
+
+# What Array reads on the device use; tests on the CPU put numpy stand-ins here.
+BACKEND = {
+    "reader": DeviceReader,
+    "wrap": as_device_array,
+    "new": new_device_array,
+    "upload": upload,
+}
+CHAIN_ON_HOST = "codec chain without a device decoder"
+
+
 def read_projections_device(io: Any, projections: Sequence[ChunkProjection], out: Any) -> None:
     """The device twin of :func:`cuzarr.pipeline.read.read_projections`: fill ``out`` (a
     device array, the view the projections index) from storage."""
     readers = _local.__dict__.setdefault("readers", weakref.WeakKeyDictionary())
     reader = readers.get(io)
-    if reader is None:
-        reader = readers[io] = DeviceReader(io)
-    target = as_device_array(out)
+    if reader is None or type(reader) is not BACKEND["reader"]:
+        reader = readers[io] = BACKEND["reader"](io)
     for batch in io.batches(projections):
-        reader.read_batch(batch, target)
+        reader.read_batch(batch, out)
+
+
+def read_selection(io: Any, sel: Any, out: Any) -> Any:
+    """``Array`` reads on the device: a new device array (cupy), or ``out`` (any device
+    array) filled."""
+    from cuzarr.errors import IndexingError
+
+    dtype = io.metadata.dtype
+    if dtype.hasobject or dtype.kind in "SUV":
+        raise UnsupportedError(f"device arrays hold numbers and booleans, not {dtype}")
+    if out is None:
+        result = BACKEND["new"](sel.out_shape, dtype)
+    else:
+        result = BACKEND["wrap"](out)
+        if tuple(result.shape) != tuple(sel.out_shape):
+            raise IndexingError(
+                f"out= has shape {tuple(result.shape)}, the selection has shape {sel.out_shape}"
+            )
+        if result.dtype != dtype:
+            raise IndexingError(f"out= has dtype {result.dtype}, the array has {dtype}")
+    try:
+        device_chain(io.chain, dtype)
+    except UnsupportedError as e:
+        # bz2, lzma, filters, transpose, N5 blocks, nested shards ...: the chunks are
+        # decoded on the host and the result is uploaded once
+        HOST_FALLBACKS[CHAIN_ON_HOST] += len(sel.projections)
+        log.debug("%s: read on the host, then uploaded", e)
+        from cuzarr.pipeline.read import read_projections
+
+        host = np.empty(sel.out_shape, dtype=dtype)
+        read_projections(io, sel.projections, sel.out_view(host))
+        result[...] = BACKEND["upload"](host)
+        return result if out is None else out
+    target = result
+    if sel.flat_out and not result.flags.c_contiguous:
+        target = BACKEND["new"](sel.out_shape, dtype)
+    read_projections_device(io, sel.projections, sel.out_view(target))
+    if target is not result:
+        result[...] = target
+    return result if out is None else out
