@@ -17,11 +17,14 @@ from cuzarr.stores.memory import MemoryStore
 
 
 class CountingStore(MemoryStore):
-    """Counts the byte-range requests that reach the store (a batch of n is n requests)."""
+    """Counts the byte-range requests that reach the store (a batch of n is n requests),
+    and records the keys written and deleted."""
 
     def __init__(self):
         super().__init__()
         self.requests = []
+        self.writes = []
+        self.deletes = []
 
     def get(self, key, byte_range=None):
         self.requests.append((key, byte_range))
@@ -31,8 +34,18 @@ class CountingStore(MemoryStore):
         self.requests.extend(requests)
         return [super(CountingStore, self).get(k, r) for k, r in requests]
 
+    def set(self, key, value):
+        self.writes.append(key)
+        super().set(key, value)
+
+    def delete_many(self, keys):
+        self.deletes.extend(keys)
+        super().delete_many(keys)
+
     def reset(self):
         self.requests.clear()
+        self.writes.clear()
+        self.deletes.clear()
 
 
 def ramp(shape, dtype="u2"):
@@ -40,7 +53,9 @@ def ramp(shape, dtype="u2"):
 
 
 def test_round_trip_with_partial_edge_shards_and_fill():
-    a = cuzarr.create_array({}, shape=(23, 17), chunks=(4, 3), shards=(8, 6), dtype="i4", fill_value=-1)
+    a = cuzarr.create_array(
+        {}, shape=(23, 17), chunks=(4, 3), shards=(8, 6), dtype="i4", fill_value=-1
+    )
     ref = np.full(a.shape, -1, dtype="i4")
     np.testing.assert_array_equal(a[...], ref)
     ref[2:21, 1:16] = ramp((19, 15), "i4")
@@ -54,8 +69,12 @@ def test_round_trip_with_partial_edge_shards_and_fill():
 def test_layout_matches_the_spec(location):
     store = {}
     a = cuzarr.create_array(
-        store, shape=(8, 8), chunks=(2, 4), shards={"shape": (4, 8), "index_location": location},
-        dtype="<u2", compressors=None,
+        store,
+        shape=(8, 8),
+        chunks=(2, 4),
+        shards={"shape": (4, 8), "index_location": location},
+        dtype="<u2",
+        compressors=None,
     )
     a[...] = ramp((8, 8))
     meta = json.loads(store["zarr.json"])
@@ -63,14 +82,18 @@ def test_layout_matches_the_spec(location):
     assert meta["codecs"][0]["configuration"]["index_location"] == location
     shard = store["c/0/0"]
     assert len(shard) == 4 * 16 + 68  # 4 inner chunks of 16 bytes + index + crc32c
-    index = np.frombuffer(shard[:64] if location == "start" else shard[-68:-4], dtype="<u8").reshape(4, 2)
+    index = np.frombuffer(
+        shard[:64] if location == "start" else shard[-68:-4], dtype="<u8"
+    ).reshape(4, 2)
     assert sorted(index[:, 1]) == [16] * 4
     assert index[:, 0].min() == (68 if location == "start" else 0)
 
 
 def test_empty_inner_chunks_are_not_stored_and_empty_shards_are_deleted():
     store = {}
-    a = cuzarr.create_array(store, shape=(8, 8), chunks=(2, 2), shards=(4, 4), dtype="u1", compressors=None)
+    a = cuzarr.create_array(
+        store, shape=(8, 8), chunks=(2, 2), shards=(4, 4), dtype="u1", compressors=None
+    )
     a[0:2, 0:2] = 5
     shard = store["c/0/0"]
     index = np.frombuffer(shard[-68:-4], dtype="<u8").reshape(2, 2, 2)
@@ -110,9 +133,65 @@ def test_io_counts():
         assert len(store.requests) == 3
 
 
+def test_a_partial_shard_write_reads_the_shard_once():
+    store = CountingStore()
+    data = ramp((128, 64))
+    a = cuzarr.create_array(store, shape=data.shape, chunks=(4, 4), shards=(64, 64), dtype="u2")
+    a[...] = data
+    for sel in [np.s_[0:4, 0:4], np.s_[5:7, 9:10]]:  # one inner chunk, whole, then in part
+        for array in [a, cuzarr.open_array(store)]:  # a warm and a cold index cache
+            store.reset()
+            array[sel] = data[sel] = 7
+            assert store.requests == [("c/0/0", None)]  # one whole read, no index read
+            assert store.writes == ["c/0/0"]
+            np.testing.assert_array_equal(array[...], data)  # the cached index follows
+    store.reset()
+    a[64:128, :] = data[64:128] = 3  # a whole shard: nothing to read
+    assert store.requests == [] and store.writes == ["c/1/0"]
+    np.testing.assert_array_equal(cuzarr.open_array(store)[...], data)
+
+
+def test_a_write_across_shards_reads_each_shard_once():
+    store = CountingStore()
+    data = np.zeros((128, 128), dtype="u2")
+    a = cuzarr.create_array(store, shape=data.shape, chunks=(4, 4), shards=(64, 64), dtype="u2")
+    a[0:64, 0:64] = data[0:64, 0:64] = ramp((64, 64))
+    a[64:128, 64:128] = data[64:128, 64:128] = ramp((64, 64))
+    a = cuzarr.open_array(store)
+    store.reset()
+    a[62:66, 30:98] = data[62:66, 30:98] = 9  # four shards, two of them not stored yet
+    assert sorted(store.requests) == [(k, None) for k in ["c/0/0", "c/0/1", "c/1/0", "c/1/1"]]
+    assert sorted(store.writes) == ["c/0/0", "c/0/1", "c/1/0", "c/1/1"]
+    np.testing.assert_array_equal(a[...], data)
+    store.reset()
+    a[62:64, 60:98] = data[62:64, 60:98] = 0  # the fill value: all of c/0/1's data
+    assert store.deletes == ["c/0/1"] and sorted(store.writes) == ["c/0/0"]
+    assert not store.exists("c/0/1")
+    np.testing.assert_array_equal(cuzarr.open_array(store)[...], data)
+
+
+def test_a_partial_write_to_a_corrupt_shard_changes_nothing():
+    store = {}
+    a = cuzarr.create_array(
+        store, shape=(8,), chunks=(2,), shards=(8,), dtype="u1", compressors=None
+    )
+    a[...] = np.arange(8)
+    store["c/0"] = bad = store["c/0"][:-1] + bytes([store["c/0"][-1] ^ 1])  # a bad checksum
+    for sel in [np.s_[0:2], np.s_[3]]:
+        with pytest.raises(ChecksumError, match="c/0"):
+            cuzarr.open_array(store)[sel] = 1
+        assert store["c/0"] == bad
+    store["c/0"] = bad[:10]  # shorter than its index
+    with pytest.raises(CorruptChunkError, match="c/0"):
+        cuzarr.open_array(store)[3] = 1
+    assert store["c/0"] == bad[:10]
+
+
 def test_corrupt_indexes_name_the_shard():
     store = {}
-    a = cuzarr.create_array(store, shape=(8,), chunks=(2,), shards=(8,), dtype="u1", compressors=None)
+    a = cuzarr.create_array(
+        store, shape=(8,), chunks=(2,), shards=(8,), dtype="u1", compressors=None
+    )
     a[...] = np.arange(8)
     good = store["c/0"]
     body, index, crc = good[:-68], good[-68:-4], good[-4:]
@@ -155,27 +234,46 @@ def test_bad_shard_shapes():
 @pytest.mark.parametrize("location", ["start", "end"])
 @pytest.mark.parametrize("compressor", [None, "zstd", "gzip", "blosc"])
 def test_zarr_python_reads_and_writes(tmp_path, location, compressor):
-    codecs = {"zstd": zarr.codecs.ZstdCodec(), "gzip": zarr.codecs.GzipCodec(),
-              "blosc": zarr.codecs.BloscCodec(), None: None}[compressor]
+    codecs = {
+        "zstd": zarr.codecs.ZstdCodec(),
+        "gzip": zarr.codecs.GzipCodec(),
+        "blosc": zarr.codecs.BloscCodec(),
+        None: None,
+    }[compressor]
     data = ramp((37, 29))
     ours = cuzarr.create_array(
-        str(tmp_path / "c"), shape=data.shape, chunks=(4, 5), dtype="u2",
+        str(tmp_path / "c"),
+        shape=data.shape,
+        chunks=(4, 5),
+        dtype="u2",
         shards={"shape": (8, 10), "index_location": location},
         compressors=[codecs.to_dict()] if codecs else None,
     )
     ours[...] = data
     np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "c"), mode="r")[...], data)
     theirs = zarr.create_array(
-        str(tmp_path / "z"), shape=data.shape, chunks=(4, 5), shards=(8, 10), dtype="u2",
-        compressors=codecs, fill_value=0,
+        str(tmp_path / "z"),
+        shape=data.shape,
+        chunks=(4, 5),
+        shards=(8, 10),
+        dtype="u2",
+        compressors=codecs,
+        fill_value=0,
     )
     if location == "start":
         theirs = zarr.create_array(
-            str(tmp_path / "z"), shape=data.shape, dtype="u2", fill_value=0, overwrite=True,
-            chunks=(8, 10), serializer=zarr.codecs.ShardingCodec(
-                chunk_shape=(4, 5), index_location="start",
+            str(tmp_path / "z"),
+            shape=data.shape,
+            dtype="u2",
+            fill_value=0,
+            overwrite=True,
+            chunks=(8, 10),
+            serializer=zarr.codecs.ShardingCodec(
+                chunk_shape=(4, 5),
+                index_location="start",
                 codecs=[zarr.codecs.BytesCodec()] + ([codecs] if codecs else []),
-            ), compressors=None,
+            ),
+            compressors=None,
         )
     theirs[...] = data
     back = cuzarr.open_array(str(tmp_path / "z"))
@@ -188,12 +286,27 @@ def test_zarr_python_reads_and_writes(tmp_path, location, compressor):
 
 def test_nested_sharding_interop(tmp_path):
     data = ramp((16, 16))
-    inner = {"name": "sharding_indexed", "configuration": {
-        "chunk_shape": [2, 2], "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}],
-        "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}],
-        "index_location": "end"}}
-    a = cuzarr.create_array(str(tmp_path / "n"), shape=(16, 16), dtype="u2", chunks=(4, 4),
-                            shards=(8, 8), serializer=inner, compressors=None)
+    inner = {
+        "name": "sharding_indexed",
+        "configuration": {
+            "chunk_shape": [2, 2],
+            "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}],
+            "index_codecs": [
+                {"name": "bytes", "configuration": {"endian": "little"}},
+                {"name": "crc32c"},
+            ],
+            "index_location": "end",
+        },
+    }
+    a = cuzarr.create_array(
+        str(tmp_path / "n"),
+        shape=(16, 16),
+        dtype="u2",
+        chunks=(4, 4),
+        shards=(8, 8),
+        serializer=inner,
+        compressors=None,
+    )
     a[...] = data
     np.testing.assert_array_equal(a[...], data)
     np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "n"), mode="r")[...], data)
@@ -203,21 +316,45 @@ def test_nested_sharding_interop(tmp_path):
 @pytest.mark.parametrize("location", ["start", "end"])
 def test_tensorstore_reads_and_writes(tmp_path, location):
     data = ramp((30, 20))
-    ours = cuzarr.create_array(str(tmp_path / "c"), shape=data.shape, chunks=(5, 4), dtype="u2",
-                               shards={"shape": (10, 8), "index_location": location})
+    ours = cuzarr.create_array(
+        str(tmp_path / "c"),
+        shape=data.shape,
+        chunks=(5, 4),
+        dtype="u2",
+        shards={"shape": (10, 8), "index_location": location},
+    )
     ours[...] = data
     spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": str(tmp_path / "c")}}
     np.testing.assert_array_equal(ts.open(spec).result().read().result(), data)
-    t = ts.open({
-        "driver": "zarr3", "kvstore": {"driver": "file", "path": str(tmp_path / "t")},
-        "metadata": {"shape": list(data.shape), "data_type": "uint16", "chunk_grid": {
-            "name": "regular", "configuration": {"chunk_shape": [10, 8]}},
-            "codecs": [{"name": "sharding_indexed", "configuration": {
-                "chunk_shape": [5, 4], "index_location": location,
-                "codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "zstd"}],
-                "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}],
-            }}]},
-    }, create=True).result()
+    t = ts.open(
+        {
+            "driver": "zarr3",
+            "kvstore": {"driver": "file", "path": str(tmp_path / "t")},
+            "metadata": {
+                "shape": list(data.shape),
+                "data_type": "uint16",
+                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [10, 8]}},
+                "codecs": [
+                    {
+                        "name": "sharding_indexed",
+                        "configuration": {
+                            "chunk_shape": [5, 4],
+                            "index_location": location,
+                            "codecs": [
+                                {"name": "bytes", "configuration": {"endian": "little"}},
+                                {"name": "zstd"},
+                            ],
+                            "index_codecs": [
+                                {"name": "bytes", "configuration": {"endian": "little"}},
+                                {"name": "crc32c"},
+                            ],
+                        },
+                    }
+                ],
+            },
+        },
+        create=True,
+    ).result()
     t.write(data).result()
     back = cuzarr.open_array(str(tmp_path / "t"))
     np.testing.assert_array_equal(back[...], data)
@@ -229,10 +366,17 @@ def test_tensorstore_reads_and_writes(tmp_path, location):
 
 def test_compressor_after_sharding_reads_whole_shards():
     store = CountingStore()
-    a = cuzarr.create_array(store, shape=(16,), chunks=(8,), dtype="u1",
-                            serializer={"name": "sharding_indexed", "configuration": {
-                                "chunk_shape": [2], "codecs": ["bytes"]}},
-                            compressors=[{"name": "gzip", "configuration": {"level": 1}}])
+    a = cuzarr.create_array(
+        store,
+        shape=(16,),
+        chunks=(8,),
+        dtype="u1",
+        serializer={
+            "name": "sharding_indexed",
+            "configuration": {"chunk_shape": [2], "codecs": ["bytes"]},
+        },
+        compressors=[{"name": "gzip", "configuration": {"level": 1}}],
+    )
     a[...] = np.arange(16)
     store.reset()
     np.testing.assert_array_equal(a[3:5], np.arange(3, 5))
@@ -251,13 +395,23 @@ def sharded_layouts(draw):
 @given(sharded_layouts(), st.data())
 def test_sharded_indexing_matches_numpy(layout, data):
     shape, inner, shards = layout
-    a = cuzarr.create_array(MemoryStore(), shape=shape, chunks=inner, shards=shards, dtype="i2",
-                            fill_value=-1, compressors=None)
+    a = cuzarr.create_array(
+        MemoryStore(),
+        shape=shape,
+        chunks=inner,
+        shards=shards,
+        dtype="i2",
+        fill_value=-1,
+        compressors=None,
+    )
     ref = np.full(shape, -1, dtype="i2")
     for _ in range(3):
         sel = tuple(
-            slice(data.draw(st.integers(0, max(s, 1))), data.draw(st.integers(0, max(s, 1))),
-                  data.draw(st.sampled_from([1, 2, -1, -3])))
+            slice(
+                data.draw(st.integers(0, max(s, 1))),
+                data.draw(st.integers(0, max(s, 1))),
+                data.draw(st.sampled_from([1, 2, -1, -3])),
+            )
             for s in shape
         )
         value = np.asarray(data.draw(st.integers(-100, 100)), dtype="i2")
@@ -266,15 +420,19 @@ def test_sharded_indexing_matches_numpy(layout, data):
         np.testing.assert_array_equal(a[...], ref)
         np.testing.assert_array_equal(a[sel], ref[sel])
     if all(shape):
-        points = tuple(np.array(data.draw(st.lists(st.integers(0, s - 1), min_size=3, max_size=3)))
-                       for s in shape)
+        points = tuple(
+            np.array(data.draw(st.lists(st.integers(0, s - 1), min_size=3, max_size=3)))
+            for s in shape
+        )
         np.testing.assert_array_equal(a.vindex[points], ref[points])
 
 
 def test_coalesce():
     merged = coalesce([(100, 110), (0, 10), (15, 20), (1000, 1010)], max_gap=10, max_size=50)
     assert [(m.start, m.stop, m.members) for m in merged] == [
-        (0, 20, (1, 2)), (100, 110, (0,)), (1000, 1010, (3,))
+        (0, 20, (1, 2)),
+        (100, 110, (0,)),
+        (1000, 1010, (3,)),
     ]
     assert len(coalesce([(i * 10, i * 10 + 10) for i in range(10)], 0, 30)) == 4
 
@@ -285,5 +443,7 @@ def test_a_fresh_process_opens_a_sharded_array(tmp_path):
     import sys
 
     zarr.create_array(str(tmp_path), shape=(4,), chunks=(2,), shards=(4,), dtype="u1")[...] = 3
-    code = "import cuzarr, sys; sys.exit(0 if (cuzarr.open_array(sys.argv[1])[...] == 3).all() else 1)"
+    code = (
+        "import cuzarr, sys; sys.exit(0 if (cuzarr.open_array(sys.argv[1])[...] == 3).all() else 1)"
+    )
     assert subprocess.run([sys.executable, "-c", code, str(tmp_path)]).returncode == 0

@@ -9,7 +9,7 @@ paths never check for sharding.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -77,6 +77,18 @@ class ChunkIO:
         if self.store.supports_partial_reads and len(keys) * self.unit_nbytes < PARALLEL_MIN_BYTES:
             return [self.store.get(k) for k in keys]
         return self.store.get_many(keys)
+
+    def read_for_write(
+        self, coords: Sequence[tuple[int, ...]], complete: Sequence[bool]
+    ) -> tuple[list[Any | None], Callable[[Sequence[Any | None]], None]]:
+        """For a write of ``coords`` (``complete[i]``: unit i is written whole): the
+        stored encoded bytes of each unit written in part (None for the others and for
+        absent units), and the function that stores the new encoded units."""
+        partial = [i for i, whole in enumerate(complete) if not whole]
+        old: list[Any | None] = [None] * len(coords)
+        for i, data in zip(partial, self.fetch([coords[i] for i in partial]) if partial else []):
+            old[i] = data
+        return old, lambda datas: self.store_units(coords, datas)
 
     def store_units(self, coords: Sequence[tuple[int, ...]], datas: Sequence[Any | None]) -> None:
         """Write encoded units; None deletes the unit (it reads as the fill value)."""

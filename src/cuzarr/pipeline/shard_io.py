@@ -3,9 +3,11 @@
 Reading a few inner chunks costs one range read of the shard index (cached per shard,
 then free) plus range reads of just those chunks, coalesced into few requests; a read
 that wants every inner chunk of a shard reads the shard once. Writes are grouped by
-shard: a shard whose inner chunks are all being written is assembled from the new ones
-alone; otherwise its untouched inner chunks are kept and the shard is rewritten in one
-(atomic) store write. A shard left with no data is deleted.
+shard: a shard whose inner chunks are all being written whole is assembled from the new
+ones alone, without a read; any other shard is read once, whole, for both the old
+contents of the inner chunks written in part and the untouched inner chunks, which are
+kept. Either way the shard is rewritten in one (atomic) store write, and a shard left
+with no data is deleted.
 
 The index cache belongs to the Array object: reopen the array to see shards that another
 process rewrote since they were first read.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from cuzarr.codecs.base import ChunkSpec
@@ -175,31 +177,84 @@ class ShardIO(ChunkIO):
                 out[slot] = view[start - m.start : stop - m.start]
 
     # -- writes ---------------------------------------------------------------------------
+    def read_for_write(
+        self, coords: Sequence[tuple[int, ...]], complete: Sequence[bool]
+    ) -> tuple[list[Any | None], Callable[[Sequence[Any | None]], None]]:
+        """Read each shard that the write does not entirely replace once, whole: the old
+        bytes of the inner chunks written in part and the untouched ones that the rewrite
+        keeps both come from that one read. Returns the old encoded bytes of each unit
+        (None where it is written whole or absent) and the function that stores the new
+        units, keeping the untouched inner chunks of the shards read here."""
+        groups = self._group(coords)
+        rewritten = [
+            shard
+            for shard, slots in groups.items()
+            if len(slots) < self.n_inner or not all(complete[slot] for slot in slots.values())
+        ]
+        kept = self._read_shards(rewritten)
+        old: list[Any | None] = [None] * len(coords)
+        for shard, slots in groups.items():
+            parts = kept.get(shard)
+            if parts is not None:
+                for flat, slot in slots.items():
+                    if not complete[slot]:
+                        old[slot] = parts[flat]
+        return old, lambda datas: self._store(groups, datas, kept)
+
     def store_units(self, coords: Sequence[tuple[int, ...]], datas: Sequence[Any | None]) -> None:
-        updates: dict[tuple[int, ...], dict[int, Any]] = defaultdict(dict)
-        for c, d in zip(coords, datas):
+        groups = self._group(coords)
+        partial = [shard for shard, slots in groups.items() if len(slots) < self.n_inner]
+        self._store(groups, datas, self._read_shards(partial))
+
+    def _group(self, coords: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], dict[int, int]]:
+        """shard -> {flat position of the inner chunk in the shard: slot in ``coords``}."""
+        groups: dict[tuple[int, ...], dict[int, int]] = defaultdict(dict)
+        for slot, c in enumerate(coords):
             shard, flat = self.locate(c)
-            updates[shard][flat] = d
-        keys = {shard: self.shard_key(shard) for shard in updates}
-        partial = [s for s, u in updates.items() if len(u) < self.n_inner]
-        old = dict(zip(partial, self.store.get_many([keys[s] for s in partial])))
+            groups[shard][flat] = slot
+        return groups
+
+    def _read_shards(self, shards: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], list[Any]]:
+        """The encoded inner chunks (C order; None = empty) of each stored shard, one
+        whole read per shard. A corrupt shard raises here, before anything is written."""
+        keys = [self.shard_key(shard) for shard in shards]
+        out: dict[tuple[int, ...], list[Any]] = {}
+        for shard, key, data in zip(shards, keys, self.store.get_many(keys)):
+            if data is not None:
+                view, index = self._parse_whole(key, data)
+                ranges = (index.range(i) for i in range(self.n_inner))
+                out[shard] = [None if r is None else view[r[0] : r[1]] for r in ranges]
+        return out
+
+    def _store(
+        self,
+        groups: dict[tuple[int, ...], dict[int, int]],
+        datas: Sequence[Any | None],
+        kept: dict[tuple[int, ...], list[Any]],
+    ) -> None:
+        """Rewrite each shard whole (one atomic set): its new inner chunks over the kept
+        ones; a shard left with no data is deleted."""
         writes, deletes = [], []
-        for shard, new in updates.items():
-            parts: list[Any] = [None] * self.n_inner
-            if old.get(shard) is not None:
-                view, index = self._parse_whole(keys[shard], old[shard])
-                for i in range(self.n_inner):
-                    r = index.range(i)
-                    parts[i] = None if r is None else view[r[0] : r[1]]
-            for flat, data in new.items():
-                parts[flat] = data
+        for shard, slots in groups.items():
+            key = self.shard_key(shard)
+            parts = list(kept.get(shard, [None] * self.n_inner))
+            for flat, slot in slots.items():
+                parts[flat] = datas[slot]
             shard_bytes = self.codec.assemble(parts, self.shard_shape)
-            self._remember(keys[shard], None)
             if shard_bytes is None:
-                deletes.append(keys[shard])
+                deletes.append(key)
             else:
-                writes.append((keys[shard], shard_bytes))
-        if writes:
-            self.store.set_many(writes)
-        if deletes:
-            self.store.delete_many(deletes)
+                writes.append((key, shard_bytes))
+        try:
+            if writes:
+                self.store.set_many(writes)
+            if deletes:
+                self.store.delete_many(deletes)
+        finally:
+            # The indexes change with the shards. Forget them only now, so that a read
+            # racing with the store call cannot leave an old index cached, and also when
+            # the call fails, as it may have replaced some of the shards.
+            for key, _ in writes:
+                self._remember(key, None)
+            for key in deletes:
+                self._remember(key, None)

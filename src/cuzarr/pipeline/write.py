@@ -1,5 +1,6 @@
 """The write path: gather -> (read old chunks where a write is partial) -> encode the
-batch -> one batched store write.
+batch -> one batched store write. Under sharding, each shard the write does not replace
+entirely is read once, whole, for both the old chunks and the ones the rewrite keeps.
 
 A chunk whose selection covers all of its in-bounds elements is built fresh (fill value
 outside the array, as the spec recommends); a partial chunk is read, decoded and
@@ -51,15 +52,11 @@ def chunk_is_fill(chunk: np.ndarray, fill: Any) -> bool:
     return bool((chunk == fill).all())
 
 
-def _old_chunks(
-    io: ChunkIO, batch: Sequence[ChunkProjection], keys: list[str]
+def _decode_old(
+    io: ChunkIO, batch: Sequence[ChunkProjection], keys: list[str], datas: list[Any | None]
 ) -> dict[int, np.ndarray]:
     """Decode the stored chunks that partial writes modify."""
-    partial = [i for i, p in enumerate(batch) if not p.is_complete]
-    if not partial:
-        return {}
-    datas = io.fetch([batch[i].chunk_coords for i in partial])
-    stored = [(i, d) for i, d in zip(partial, datas) if d is not None]
+    stored = [(i, d) for i, d in enumerate(datas) if d is not None]
     if not stored:
         return {}
     decoded = io.chain.decode(
@@ -79,7 +76,12 @@ def _new_chunk(spec: ChunkSpec, old: np.ndarray | None) -> np.ndarray:
 def _write_batch(io: ChunkIO, batch, value: np.ndarray, write_empty: bool) -> None:
     keys = [io.key(p.chunk_coords) for p in batch]
     specs = [io.spec(p.chunk_coords) for p in batch]
-    old = _old_chunks(io, batch, keys)
+    # The shard view reads each shard it rewrites once, whole, and keeps that shard's
+    # untouched inner chunks for the rewrite.
+    old_datas, store = io.read_for_write(
+        [p.chunk_coords for p in batch], [p.is_complete for p in batch]
+    )
+    old = _decode_old(io, batch, keys, old_datas)
 
     def build(i: int) -> np.ndarray:
         p, spec = batch[i], specs[i]
@@ -103,7 +105,7 @@ def _write_batch(io: ChunkIO, batch, value: np.ndarray, write_empty: bool) -> No
     datas = parallel_map(
         build_and_encode, list(range(len(batch))), work_bytes=len(batch) * io.unit_nbytes
     )
-    io.store_units([p.chunk_coords for p in batch], datas)
+    store(datas)
 
 
 def _is_whole(selection: tuple[Any, ...], shape: tuple[int, ...]) -> bool:
