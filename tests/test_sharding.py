@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import cuzarr
 from cuzarr.errors import ChecksumError, CorruptChunkError, MetadataError
 from cuzarr.pipeline.coalesce import coalesce
+from cuzarr.stores.local import LocalStore
 from cuzarr.stores.memory import MemoryStore
 
 
@@ -447,3 +448,39 @@ def test_a_fresh_process_opens_a_sharded_array(tmp_path):
         "import cuzarr, sys; sys.exit(0 if (cuzarr.open_array(sys.argv[1])[...] == 3).all() else 1)"
     )
     assert subprocess.run([sys.executable, "-c", code, str(tmp_path)]).returncode == 0
+
+
+def test_a_shard_rewritten_by_another_writer_is_seen_at_once(tmp_path):
+    """Local files: a cached index is checked against the file (a stat) before use."""
+    path = str(tmp_path / "a.zarr")
+    kwargs = dict(shape=(64,), chunks=(8,), shards=(64,), dtype="u2")
+    cuzarr.create_array(path, data=np.zeros(64, "u2"), **kwargs)
+    reader = cuzarr.open_array(path, mode="r")
+    np.testing.assert_array_equal(reader[8:16], 0)  # caches the shard's index
+    # another writer (its own Array): different data, so different inner-chunk offsets
+    writer = cuzarr.open_array(path)
+    new = np.arange(64, dtype="u2") * 977
+    writer[:] = new
+    np.testing.assert_array_equal(reader[8:16], new[8:16])
+    np.testing.assert_array_equal(reader[:], new)
+    writer.store.delete("c/0")
+    np.testing.assert_array_equal(reader[8:16], 0)  # gone: the fill value
+
+
+def test_an_unchanged_local_shard_keeps_its_cached_index(tmp_path):
+    class CountingLocal(LocalStore):
+        ranges = 0
+
+        def get(self, key, byte_range=None):
+            CountingLocal.ranges += byte_range is not None
+            return super().get(key, byte_range)
+
+    store = CountingLocal(str(tmp_path / "b.zarr"))
+    a = cuzarr.create_array(store, shape=(64,), chunks=(8,), shards=(64,), dtype="u2",
+                            data=np.arange(64))  # fmt: skip
+    a = cuzarr.open_array(store, mode="r")
+    np.testing.assert_array_equal(a[8:16], np.arange(8, 16))
+    first = CountingLocal.ranges
+    assert first == 2  # the index, then the inner chunk
+    np.testing.assert_array_equal(a[16:24], np.arange(16, 24))
+    assert CountingLocal.ranges == first + 1  # the inner chunk only

@@ -9,8 +9,11 @@ contents of the inner chunks written in part and the untouched inner chunks, whi
 kept. Either way the shard is rewritten in one (atomic) store write, and a shard left
 with no data is deleted.
 
-The index cache belongs to the Array object: reopen the array to see shards that another
-process rewrote since they were first read.
+The index cache belongs to the Array object. A cached index is used only while the store
+says its shard is unchanged (``Store.version``: local files are checked with a stat, so
+shards another process rewrote are seen at once); stores that cannot tell cheaply
+(fsspec, zip) keep indexes until the array is reopened or the shard is written through
+it.
 """
 
 from __future__ import annotations
@@ -94,27 +97,38 @@ class ShardIO(ChunkIO):
     # -- the index cache ------------------------------------------------------------------
     def _cached(self, key: str) -> ShardIndex | None:
         with self._lock:
-            index = self._index.get(key)
-            if index is not None:
+            entry = self._index.get(key)
+        if entry is None:
+            return None
+        index, version = entry
+        if version != self.store.version(key):  # the shard was rewritten or removed
+            self._remember(key, None)
+            return None
+        with self._lock:
+            if key in self._index:
                 self._index.move_to_end(key)
-            return index
+        return index
 
-    def _remember(self, key: str, index: ShardIndex | None) -> None:
+    def _remember(self, key: str, index: ShardIndex | None, version: Any = None) -> None:
+        """Cache ``index`` with the shard's version taken *before* it was read (a
+        rewrite racing with the read then shows as a changed version)."""
         with self._lock:
             if index is None:
                 self._index.pop(key, None)
                 return
-            self._index[key] = index
+            self._index[key] = (index, version)
             while len(self._index) > INDEX_CACHE_SHARDS:
                 self._index.popitem(last=False)
 
-    def _parse_whole(self, key: str, data: Any) -> tuple[memoryview, ShardIndex]:
+    def _parse_whole(
+        self, key: str, data: Any, version: Any = None
+    ) -> tuple[memoryview, ShardIndex]:
         view = memoryview(data).cast("B")
         start, stop = self.codec.index_range(self.shard_shape)
         if len(view) < self.codec.index_nbytes(self.shard_shape):
             raise CorruptChunkError(f"shard {key!r}: {len(view)} bytes is shorter than its index")
         index = self.codec.decode_index(view[start:stop], self.shard_shape, len(view), key)
-        self._remember(key, index)
+        self._remember(key, index, version)
         return view, index
 
     def _indexes(self, keys: list[str]) -> dict[str, ShardIndex | None]:
@@ -123,12 +137,13 @@ class ShardIO(ChunkIO):
         found: dict[str, ShardIndex | None] = {k: self._cached(k) for k in keys}
         wanted = [k for k, v in found.items() if v is None]
         if wanted:
+            versions = [self.store.version(k) for k in wanted]
             start, stop = self.codec.index_range(self.shard_shape)
             datas = self.store.get_ranges([(k, ByteRange(start, stop)) for k in wanted])
-            for key, data in zip(wanted, datas):
+            for key, version, data in zip(wanted, versions, datas):
                 if data is not None:
                     index = self.codec.decode_index(data, self.shard_shape, None, key)
-                    self._remember(key, index)
+                    self._remember(key, index, version)
                     found[key] = index
         return found
 
@@ -140,9 +155,10 @@ class ShardIO(ChunkIO):
             shard, flat = self.locate(c)
             wanted[self.shard_key(shard)].append((slot, flat))
         whole = [k for k, items in wanted.items() if len({f for _, f in items}) == self.n_inner]
-        for key, data in zip(whole, self.store.get_many(whole)):
+        versions = [self.store.version(k) for k in whole]
+        for key, version, data in zip(whole, versions, self.store.get_many(whole)):
             if data is not None:
-                view, index = self._parse_whole(key, data)
+                view, index = self._parse_whole(key, data, version)
                 for slot, flat in wanted[key]:
                     r = index.range(flat)
                     out[slot] = None if r is None else view[r[0] : r[1]]

@@ -12,7 +12,7 @@ better batch primitive (fsspec's ``cat_ranges``, kvikio) overrides them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +78,12 @@ class Store:
 
     def exists(self, key: str) -> bool:
         return self.get(key) is not None
+
+    def version(self, key: str) -> Hashable | None:
+        """A value that changes whenever the object under ``key`` is replaced or removed,
+        for stores that can tell cheaply (local files: a stat); None when they cannot.
+        Cached shard indexes are checked against it before use."""
+        return None
 
     # -- writes --------------------------------------------------------------------------
     def set(self, key: str, value: Any) -> None:

@@ -102,6 +102,14 @@ class LocalStore(Store):
         finally:
             os.close(fd)
 
+    def version(self, key: str) -> tuple[int, ...]:
+        # Writes replace files by renaming a new one over them: a new inode and ctime.
+        try:
+            st = os.stat(self._path(key))
+        except (FileNotFoundError, NotADirectoryError):
+            return (0,)
+        return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
     def exists(self, key: str) -> bool:
         return os.path.isfile(self._path(key))
 
