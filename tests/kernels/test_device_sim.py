@@ -333,3 +333,19 @@ def test_chains_without_a_device_decoder_are_read_on_the_host(tmp_path, cpu_devi
     s = cuzarr.create_array({}, shape=(2,), dtype=str, data=np.array(["a", "b"]))
     with pytest.raises(UnsupportedError, match="device arrays"):
         cuzarr.open_array(s.store, device="gpu")[:]
+
+
+def test_batches_are_fetched_one_ahead(tmp_path, cpu_device):
+    """Several batches: the host fetches batch k+1 on another thread while batch k is
+    decoded; results and errors are those of the one-batch-at-a-time read."""
+    for name in ("zstd", "sharded", "blosc-lz4"):
+        cuzarr.create_array(str(tmp_path / name), shape=DATA.shape, chunks=(10, 16),
+                            dtype=DATA.dtype, data=DATA, **CODECS[name])  # fmt: skip
+        a = cuzarr.open_array(str(tmp_path / name), device="gpu")
+        with cuzarr.config.set(batch_chunks=2):
+            np.testing.assert_array_equal(a[:], DATA)
+            np.testing.assert_array_equal(a[1:20:3, ::-7], DATA[1:20:3, ::-7])
+    (tmp_path / "zstd" / "c" / "2" / "1").write_bytes(b"\x28\xb5\x2f\xfd garbage")
+    a = cuzarr.open_array(str(tmp_path / "zstd"), device="gpu")
+    with cuzarr.config.set(batch_chunks=2), pytest.raises(CorruptChunkError, match="c/2/1"):
+        a[:]

@@ -37,6 +37,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -391,18 +392,31 @@ class DeviceReader:
         self._pending_crc = (computed, stored.astype(np.uint32))
 
     # -- a batch of projections ---------------------------------------------------------------
-    def read_batch(self, batch: Sequence[ChunkProjection], out: Any) -> None:
-        """Fetch, decode and scatter one batch into ``out`` (a device array, the view the
+    def fetch(self, batch: Sequence[ChunkProjection]) -> list[Any]:
+        """The host side of reading a batch, which may run on another thread while the
+        device decodes the previous batch: the encoded bytes of each unit (None when
+        absent) or, for direct reads, where each unit lies in its file."""
+        coords = [p.chunk_coords for p in batch]
+        if self.direct:
+            from cuzarr.pipeline.file_ranges import local_file_ranges
+
+            return local_file_ranges(self.io, coords)
+        return self.io.fetch(coords)
+
+    def read_batch(self, batch: Sequence[ChunkProjection], out: Any, fetched=None) -> None:
+        """Fetch (unless ``fetched`` is what :meth:`fetch` returned for this batch),
+        decode and scatter one batch into ``out`` (a device array, the view the
         projections index)."""
+        fetched = self.fetch(batch) if fetched is None else fetched
         coords = [p.chunk_coords for p in batch]
         keys = [self.io.key(c) for c in coords]
         specs = [self.io.spec(c) for c in coords]
         self._pending_crc = None
         work, offsets = self._empty(0), np.zeros(0, np.int64)
         if self.direct:
-            present, work, offsets = self.decode_files(coords, specs, keys)
+            present, work, offsets = self.decode_files(fetched, coords, specs, keys)
         else:
-            datas = self.io.fetch(coords)
+            datas = fetched
             present = [i for i, d in enumerate(datas) if d is not None]
             if present:
                 work, offsets = self.decode([datas[i] for i in present],
@@ -413,14 +427,12 @@ class DeviceReader:
         scatter(self, batch, specs, chunk_offsets, work, out)
         self.finish_batch([keys[i] for i in present])
 
-    def decode_files(self, coords, specs, keys) -> tuple[list[int], Any, np.ndarray]:
-        """The direct twin of :meth:`decode` for local files: (units present, work buffer,
-        decoded offset of each present unit). The RAW streams are read from the files into
-        one device buffer; nothing of them is looked at on the host, so a stream nvCOMP
-        cannot decode to the chunk's size is fetched again and decoded on the host."""
-        from cuzarr.pipeline.file_ranges import local_file_ranges
-
-        ranges = local_file_ranges(self.io, coords)
+    def decode_files(self, ranges, coords, specs, keys) -> tuple[list[int], Any, np.ndarray]:
+        """The direct twin of :meth:`decode` for local files, given each unit's file range:
+        (units present, work buffer, decoded offset of each present unit). The RAW streams
+        are read from the files into one device buffer; nothing of them is looked at on the
+        host, so a stream nvCOMP cannot decode to the chunk's size is fetched again and
+        decoded on the host."""
         present = [i for i, r in enumerate(ranges) if r is not None]
         skip = DIRECT_KINDS[self.kind]
         sizes = np.array([specs[i].nbytes for i in present], dtype=np.int64)
@@ -553,8 +565,19 @@ def read_projections_device(io: Any, projections: Sequence[ChunkProjection], out
     reader = readers.get(io)
     if reader is None or type(reader) is not BACKEND["reader"]:
         reader = readers[io] = BACKEND["reader"](io)
-    for batch in io.batches(projections):
-        reader.read_batch(batch, out)
+    batches = list(io.batches(projections))
+    if len(batches) == 1:
+        reader.read_batch(batches[0], out)
+        return
+    # The host fetches batch k+1 (store reads, shard indexes) while batch k is uploaded,
+    # decoded and scattered: host I/O and device work overlap, one batch ahead at most.
+    with ThreadPoolExecutor(1, thread_name_prefix="cuzarr-prefetch") as ahead:
+        pending = ahead.submit(reader.fetch, batches[0]) if batches else None
+        for k, batch in enumerate(batches):
+            fetched = pending.result()
+            if k + 1 < len(batches):
+                pending = ahead.submit(reader.fetch, batches[k + 1])
+            reader.read_batch(batch, out, fetched)
 
 
 def read_selection(io: Any, sel: Any, out: Any) -> Any:
