@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -19,6 +20,7 @@ R = TypeVar("R")
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
+_this_thread = threading.local()  # .inline: parallel maps on this thread run inline
 
 
 def _forget_pool_in_child() -> None:
@@ -68,11 +70,12 @@ def parallel_map(
     The items are cut into a few contiguous runs per thread, so a batch of thousands of
     small chunks costs a handful of pool tasks, not thousands. Runs inline for a single
     item, for less than ``PARALLEL_MIN_BYTES`` of ``work_bytes``, inside a pool thread
-    (nested maps would deadlock a bounded pool), and when only one thread is configured.
+    (nested maps would deadlock a bounded pool) or an :func:`inline` block, and when only
+    one thread is configured.
     """
     n = len(items[0])
     small = work_bytes is not None and work_bytes < PARALLEL_MIN_BYTES
-    if n < min_items or small or _in_pool_thread():
+    if n < min_items or small or _runs_inline():
         return list(map(fn, *items))
     threads = thread_count()
     if threads == 1:
@@ -90,5 +93,40 @@ def parallel_map(
     return out
 
 
-def _in_pool_thread() -> bool:
+def run_each(fn: Callable[[T], Any], tasks: Sequence[T]) -> None:
+    """``fn(task)`` for every task, each task a pool job of its own (unlike
+    :func:`parallel_map`, which groups items): for tasks already sized for the pool, so
+    that the threads stay evenly busy to the end. Inline where parallel_map would be."""
+    if len(tasks) < 2 or _runs_inline() or thread_count() == 1:
+        for task in tasks:
+            fn(task)
+        return
+    for _ in executor().map(fn, tasks):
+        pass
+
+
+def split_runs(items: Sequence[T], runs: int) -> list[Sequence[T]]:
+    """``items`` cut into ``runs`` contiguous runs of (nearly) equal length."""
+    n = len(items)
+    return [items[n * i // runs : n * (i + 1) // runs] for i in range(runs)]
+
+
+@contextmanager
+def inline() -> Iterator[None]:
+    """Within the block, parallel maps on this thread run inline: for a piece of work too
+    small for the pool as a whole, whose inner calls (a store's batched read, say) cannot
+    tell how small they are."""
+    outer = getattr(_this_thread, "inline", False)
+    _this_thread.inline = True
+    try:
+        yield
+    finally:
+        _this_thread.inline = outer
+
+
+def _runs_inline() -> bool:
+    """Inside a pool thread (a nested map would deadlock a bounded pool) or an
+    :func:`inline` block."""
+    if getattr(_this_thread, "inline", False):
+        return True
     return threading.current_thread().name.startswith("cuzarr")

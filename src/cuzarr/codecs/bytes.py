@@ -76,15 +76,16 @@ class BytesCodec(ArrayBytesCodec):
         return self.stored_dtype(dtype) == dtype
 
     def decode_chunk(self, data: Any, spec: ChunkSpec) -> np.ndarray:
-        stored = self.stored_dtype(spec.dtype)
-        view = as_bytes_view(data)
-        if view.nbytes != spec.nbytes:
+        # Once per chunk: a decompressor's bytes go to frombuffer as they are.
+        view = data if type(data) is bytes else as_bytes_view(data)
+        if len(view) != spec.nbytes:
             raise CorruptChunkError(
-                f"bytes codec: chunk has {view.nbytes} bytes, expected {spec.nbytes} "
+                f"bytes codec: chunk has {len(view)} bytes, expected {spec.nbytes} "
                 f"for shape {spec.shape} of {spec.dtype}"
             )
-        arr = np.frombuffer(view, dtype=stored).reshape(spec.shape)
-        return arr if stored == spec.dtype else arr.astype(spec.dtype)
+        stored = _stored_dtype(self.endian, spec.dtype)
+        arr = np.frombuffer(view, stored).reshape(spec.shape)
+        return arr if stored is spec.dtype or stored == spec.dtype else arr.astype(spec.dtype)
 
     def encode_chunk(self, data: np.ndarray, spec: ChunkSpec) -> np.ndarray:
         arr = np.ascontiguousarray(data, dtype=self.stored_dtype(spec.dtype))

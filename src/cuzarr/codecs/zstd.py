@@ -5,16 +5,22 @@ Names: v3 ``zstd`` (alias ``numcodecs.zstd``), v2 id ``zstd``.
 Config: ``{"name": "zstd", "configuration": {"level": 0, "checksum": false}}`` (level 0
 is zstd's default, 3). The v2 form leaves ``checksum`` out when false, as zarr-python 3 does.
 
-Decoding goes through numcodecs, which also handles frames that do not state their
-content size (streaming writers) and concatenated frames.
+A chunk that is one frame stating its content size (as zarr-python, tensorstore and
+cuzarr write them) is decoded by ``zstandard`` with a decompression context kept per
+thread: numcodecs sets up a new context for every call, which costs about a third of the
+time of decompressing a 32 KiB chunk. Anything else (frames that do not state their
+content size, as streaming writers make them, concatenated frames, damaged data) goes
+through numcodecs, which decodes the former and reports the latter.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numcodecs.zstd
+import zstandard
 
 from cuzarr.codecs.base import BytesBytesCodec, ChunkSpec, as_bytes_view
 from cuzarr.codecs.gzip import check_level
@@ -22,6 +28,28 @@ from cuzarr.codecs.registry import register_codec
 from cuzarr.errors import CorruptChunkError, MetadataError
 
 _MAGIC = b"\x28\xb5\x2f\xfd"
+_local = threading.local()
+# What makes the one-shot decoder give up: not a single frame with a stated size, or a
+# buffer it cannot take (not contiguous); the general path then decodes or reports it.
+_ONE_SHOT_FAILS = (zstandard.ZstdError, ValueError, TypeError, BufferError)
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    """This thread's decompressor (a context is not safe to share between threads)."""
+    try:
+        return _local.dctx
+    except AttributeError:
+        dctx = _local.dctx = zstandard.ZstdDecompressor()
+        return dctx
+
+
+def _decompress_one_frame(src: Any) -> bytes | None:
+    """``src`` decoded when it is exactly one frame that states its content size (which
+    the decompressor checks), else None."""
+    try:
+        return _decompressor().decompress(src, allow_extra_data=False)
+    except _ONE_SHOT_FAILS:
+        return None
 
 
 def _frame_header(src: memoryview) -> tuple[int | None, int]:
@@ -39,6 +67,15 @@ def _frame_header(src: memoryview) -> tuple[int | None, int]:
     return size, pos + fcs_len
 
 
+def _stated_size(src: Any) -> int | None:
+    """The content size the frame header states; None when it states none or is no frame."""
+    try:
+        size = zstandard.frame_content_size(src)
+    except _ONE_SHOT_FAILS:
+        return None
+    return None if size < 0 else size
+
+
 def _is_empty_frame(src: memoryview, header_len: int) -> bool:
     """The chunk is one frame of no content: header, one empty last raw block, checksum.
     numcodecs writes these for b"" but will not decode them."""
@@ -53,8 +90,14 @@ class ZstdCodec(BytesBytesCodec):
     level: int = 0
     checksum: bool = False
 
-    releases_gil = True  # numcodecs runs ZSTD_compress2 / ZSTD_decompress without the GIL
+    releases_gil = True  # zstandard and numcodecs (de)compress without the GIL
     decodes_into_out = True
+    # Chunks smaller than this decode into a buffer of zstandard's own that is then copied
+    # into out=, so a reused scratch buffer would only add a copy. From this size up, the
+    # context numcodecs sets up per call costs little, and a fresh output buffer (fresh
+    # pages every time) more than the copy. Measured on 2 cores: 2 MiB chunks read 10-15%
+    # faster decoded straight into a reused buffer, 256 KiB chunks 4-20% slower.
+    direct_out_from = 1 << 20
 
     def __post_init__(self) -> None:
         check_level("zstd", self.level, -131072, 22)
@@ -73,6 +116,23 @@ class ZstdCodec(BytesBytesCodec):
         return numcodecs.zstd.compress(as_bytes_view(data), self.level, self.checksum)
 
     def decode_chunk(self, data: Any, spec: ChunkSpec, out: Any = None) -> Any:
+        if out is None:
+            decoded = _decompress_one_frame(data)
+            if decoded is not None:
+                return decoded
+            return self._decode_general(data, None)
+        dst = as_bytes_view(out)
+        # Check the stated size first, so a damaged header cannot make us allocate a lot.
+        if (
+            len(dst) < self.direct_out_from
+            and _stated_size(data) == len(dst)
+            and (decoded := _decompress_one_frame(data)) is not None
+        ):
+            dst[:] = decoded
+            return out
+        return self._decode_general(data, out)
+
+    def _decode_general(self, data: Any, out: Any) -> Any:
         src = as_bytes_view(data)
         size, header_len = _frame_header(src)
         dst = None if out is None else as_bytes_view(out)

@@ -25,6 +25,10 @@ class CodecChain:
         self.array_bytes = next(c for c in self.codecs if c.kind == "array_to_bytes")
         self.bytes_bytes = [c for c in self.codecs if c.kind == "bytes_to_bytes"]
         self._specs: dict[tuple, list[ChunkSpec]] = {}
+        # decode_chunk runs once per chunk: its codec order is worked out here, once.
+        self._bytes_before_last = tuple(reversed(self.bytes_bytes[1:]))
+        self._last_bytes = self.bytes_bytes[0] if self.bytes_bytes else None
+        self._array_array_reversed = tuple(reversed(list(enumerate(self.array_array))))
 
     def layer_specs(self, spec: ChunkSpec) -> list[ChunkSpec]:
         """Input spec of each array->array codec, then of the array->bytes codec."""
@@ -35,6 +39,14 @@ class CodecChain:
                 specs.append(codec.resolve(specs[-1]))
             self._specs[(spec.shape, spec.extent)] = specs
         return specs
+
+    def scratch_helps(self, spec: ChunkSpec) -> bool:
+        """Whether decoding into a reused buffer saves an allocation: true when the chunk
+        can be decoded into ``out`` and is big enough for the last decompressor to do so
+        without a buffer of its own (its ``direct_out_from``, if it has one)."""
+        return self.decodes_into_out(spec) and spec.nbytes >= getattr(
+            self._last_bytes, "direct_out_from", 0
+        )
 
     def decodes_into_out(self, spec: ChunkSpec) -> bool:
         """Whether a chunk can be decompressed straight into the caller's memory: no
@@ -75,19 +87,20 @@ class CodecChain:
         """One chunk through the whole chain, without the batch bookkeeping (the host
         path runs this on each pool thread). ``out`` as for :meth:`decode`."""
         try:
-            specs = self.layer_specs(spec)
-            ab_spec = specs[-1]
-            for codec in reversed(self.bytes_bytes[1:]):
+            # Without array->array codecs the array->bytes codec sees the chunk's own spec.
+            specs = self.layer_specs(spec) if self.array_array else None
+            ab_spec = spec if specs is None else specs[-1]
+            for codec in self._bytes_before_last:
                 data = codec.decode_chunk(data, ab_spec)
-            if self.bytes_bytes:
-                first = self.bytes_bytes[0]
+            last = self._last_bytes
+            if last is not None:
                 if out is None:
-                    data = first.decode_chunk(data, ab_spec)
+                    data = last.decode_chunk(data, ab_spec)
                 else:
-                    data = first.decode_chunk(data, ab_spec, out=out.reshape(-1).view(np.uint8))
+                    data = last.decode_chunk(data, ab_spec, out=out.reshape(-1).view(np.uint8))
             array = self.array_bytes.decode_chunk(data, ab_spec)
-            for i in range(len(self.array_array) - 1, -1, -1):
-                array = self.array_array[i].decode_chunk(array, specs[i])
+            for i, codec in self._array_array_reversed:
+                array = codec.decode_chunk(array, specs[i])
             return array
         except Exception as e:
             raise named_failure(e, name) from e
