@@ -280,9 +280,10 @@ class ChunkKeyEncoding:
         return {"name": self.name, "configuration": {"separator": self.separator}}
 
     def encode(self, coords: Sequence[int]) -> str:
+        # Once per chunk on every read and write: one join, no generator.
         if self.name == "v2":
-            return self.separator.join(map(str, coords)) if coords else "0"
-        return "c" + "".join(self.separator + str(c) for c in coords)
+            return self.separator.join(map(str, coords)) if len(coords) else "0"
+        return "c" + self.separator + self.separator.join(map(str, coords)) if len(coords) else "c"
 
     def decode(self, key: str) -> tuple[int, ...] | None:
         """Chunk coords of a key (relative to the array), None if it is no chunk key."""

@@ -207,8 +207,30 @@ def orthogonal_selection(
     # numpy treats ints as advanced indices too once an array is present, and moves the
     # broadcast dimensions first when they are not adjacent: the outer form avoids that.
     outer = n_arrays >= 2 or (n_arrays == 1 and n_ints > 0)
-    projections = [_combine(pieces, outer) for pieces in itertools.product(*per_dim)]
+    if outer:
+        projections = [_combine(pieces, outer) for pieces in itertools.product(*per_dim)]
+    else:
+        projections = _product_projections(per_dim)
     return Selection(tuple(out_shape), projections, tuple(flip))
+
+
+def _product_projections(per_dim: list[list[_DimPiece]]) -> list[ChunkProjection]:
+    """One projection per combination of the dimensions' pieces, in
+    ``itertools.product`` order, for selections that need no outer form. Each field is a
+    product of its own per-dimension column, so the combining runs in C rather than
+    once per chunk in Python (a full read of a big array has thousands of chunks, and
+    the pool waits for this list)."""
+    if not all(per_dim):
+        return []
+    coords = itertools.product(*[[p.chunk for p in pieces] for pieces in per_dim])
+    chunk_sels = itertools.product(*[[p.chunk_sel for p in pieces] for pieces in per_dim])
+    completes = itertools.product(*[[p.complete for p in pieces] for pieces in per_dim])
+    # A dimension selected by an int has one piece and no output axis: leaving it out of
+    # the product keeps the order and the count.
+    out_sels = itertools.product(
+        *[[p.out_sel for p in pieces] for pieces in per_dim if pieces[0].out_sel is not None]
+    )
+    return list(map(ChunkProjection, coords, chunk_sels, out_sels, map(all, completes)))
 
 
 def _outer(sels: list[Any]) -> tuple[Any, ...]:

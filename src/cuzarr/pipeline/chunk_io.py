@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
+from operator import ge
 from typing import Any
-
-import numpy as np
 
 from cuzarr.codecs.base import ChunkSpec
 from cuzarr.concurrency import PARALLEL_MIN_BYTES
@@ -40,16 +39,17 @@ class ChunkIO:
         self._first_edge = tuple(
             d.size // d.chunk if isinstance(d, DimGrid) else 0 for d in self.dims
         )
+        self._encode_key = metadata.chunk_key_encoding.encode
 
     @property
     def unit_shape(self) -> tuple[int, ...]:
         return self.metadata.chunk_shape
 
     def key(self, coords: Sequence[int]) -> str:
-        return self.prefix + self.metadata.chunk_key_encoding.encode(coords)
+        return self.prefix + self._encode_key(coords)
 
     def spec(self, coords: Sequence[int]) -> ChunkSpec:
-        if self._regular and all(c < e for c, e in zip(coords, self._first_edge)):
+        if self._regular and not any(map(ge, coords, self._first_edge)):
             return self._interior_spec
         return self.metadata.chunk_spec(tuple(coords))
 
@@ -61,9 +61,7 @@ class ChunkIO:
             yield projections[i : i + size]
 
     def batch_size(self) -> int:
-        unit_bytes = max(
-            1, int(np.prod(self.unit_shape, dtype=np.int64)) * self.metadata.dtype.itemsize
-        )
+        unit_bytes = max(1, self.unit_nbytes)
         return max(1, min(config["batch_chunks"], config["batch_bytes"] // unit_bytes))
 
     @property

@@ -22,6 +22,7 @@ import math
 import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from operator import floordiv, mod, mul
 from typing import Any
 
 from cuzarr.codecs.base import ChunkSpec
@@ -46,6 +47,10 @@ class ShardIO(ChunkIO):
         self.shard_shape = metadata.chunk_shape
         self.per_shard = self.codec.chunks_per_shard(self.shard_shape)
         self.n_inner = math.prod(self.per_shard)
+        # C-order strides of the inner chunks in a shard (locate runs once per chunk).
+        self._strides = tuple(
+            math.prod(self.per_shard[i + 1 :]) for i in range(len(self.per_shard))
+        )
         self.chain = CodecChain(self.codec.codecs)
         self._inner_spec = self.codec.inner_spec(metadata.chunk_spec())
         self.dims = RegularChunkGrid(self.codec.chunk_shape).dims(metadata.shape)
@@ -62,15 +67,11 @@ class ShardIO(ChunkIO):
 
     def locate(self, coords: Sequence[int]) -> tuple[tuple[int, ...], int]:
         """(shard coords, flat C-order position of the inner chunk in its shard)."""
-        shard = tuple(c // n for c, n in zip(coords, self.per_shard))
-        local = tuple(c % n for c, n in zip(coords, self.per_shard))
-        flat = 0
-        for c, n in zip(local, self.per_shard):
-            flat = flat * n + c
-        return shard, flat
+        local = map(mod, coords, self.per_shard)
+        return tuple(map(floordiv, coords, self.per_shard)), sum(map(mul, local, self._strides))
 
     def shard_key(self, shard: Sequence[int]) -> str:
-        return self.prefix + self.metadata.chunk_key_encoding.encode(shard)
+        return self.prefix + self._encode_key(shard)
 
     def key(self, coords: Sequence[int]) -> str:
         shard, _ = self.locate(coords)
@@ -150,10 +151,12 @@ class ShardIO(ChunkIO):
     # -- reads ----------------------------------------------------------------------------
     def fetch(self, coords: Sequence[tuple[int, ...]]) -> list[Any | None]:
         out: list[Any | None] = [None] * len(coords)
-        wanted: dict[str, list[tuple[int, int]]] = defaultdict(list)  # key -> (slot, flat)
+        by_shard: dict[tuple[int, ...], list[tuple[int, int]]] = defaultdict(list)
         for slot, c in enumerate(coords):
             shard, flat = self.locate(c)
-            wanted[self.shard_key(shard)].append((slot, flat))
+            by_shard[shard].append((slot, flat))
+        # key -> (slot, flat); each shard's key built once, not once per inner chunk.
+        wanted = {self.shard_key(shard): items for shard, items in by_shard.items()}
         whole = [k for k, items in wanted.items() if len({f for _, f in items}) == self.n_inner]
         versions = [self.store.version(k) for k in whole]
         for key, version, data in zip(whole, versions, self.store.get_many(whole)):
@@ -162,7 +165,8 @@ class ShardIO(ChunkIO):
                 for slot, flat in wanted[key]:
                     r = index.range(flat)
                     out[slot] = None if r is None else view[r[0] : r[1]]
-        partial = [k for k in wanted if k not in set(whole)]
+        whole_keys = set(whole)
+        partial = [k for k in wanted if k not in whole_keys]
         if partial:
             self._fetch_ranges(partial, wanted, self._indexes(partial), out)
         return out

@@ -6,7 +6,8 @@ either the old value or the new one, never a torn chunk or metadata document. Te
 files end in ``.cuzarr-tmp`` and are never listed.
 
 Reads are the hot path of every chunk read, so ``get`` is a handful of system calls
-(``open``, ``fstat``, ``pread``, ``close``) without Python file objects.
+(``open``, ``pread``, ``close``, and ``fstat`` for big values) without Python file
+objects.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ TMP_SUFFIX = ".cuzarr-tmp"
 
 # One pread call returns at most ~2 GiB on Linux; bigger values are read in pieces.
 _MAX_PREAD = 1 << 30
+# Values up to this size are read without a stat first. It stays below malloc's mmap
+# threshold (128 KiB), so reading a small value into a buffer this big costs no more
+# than into one of its own size; a bigger value costs one wasted read of this size.
+_GUESS = 64 << 10
 O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 _O_TMP = (
     os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
@@ -92,11 +97,29 @@ class LocalStore(Store):
         except OSError as e:
             raise StoreError(f"cannot read {key!r} from {self}: {e}") from e
         try:
+            # Small values (chunks of a few KiB to tens of KiB, shard index and chunk
+            # ranges) are read without asking the size first: one system call less per
+            # chunk, each of which releases and retakes the GIL. A regular file reads
+            # short only at its end, so a read that returns less than asked for (but
+            # not nothing, which a device could do) holds the whole value.
+            if byte_range is None:
+                data = os.pread(fd, _GUESS, 0)
+                if 0 < len(data) < _GUESS:
+                    return data
+            elif byte_range.start >= 0 and byte_range.stop is not None:
+                size = byte_range.stop - byte_range.start
+                if 0 < size <= _GUESS:
+                    data = os.pread(fd, size, byte_range.start)
+                    if len(data) == size:
+                        return data
+            # Big, empty or clipped values, suffixes and non-files: ask the size.
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):  # a folder opens fine on POSIX
                 return None
             start, stop = (0, st.st_size) if byte_range is None else byte_range.resolve(st.st_size)
             return read_at(fd, stop - start, start)
+        except IsADirectoryError:
+            return None
         except OSError as e:
             raise StoreError(f"cannot read {key!r} from {self}: {e}") from e
         finally:
