@@ -91,15 +91,12 @@ def parallel_map(
     threads = thread_count()
     if threads == 1:
         return list(map(fn, *items))
-    runs = min(n, threads * 4)
-    bounds = [n * i // runs for i in range(runs + 1)]
 
-    def run(i: int) -> list[R]:
-        lo, hi = bounds[i], bounds[i + 1]
-        return list(map(fn, *(seq[lo:hi] for seq in items)))
+    def run(part: range) -> list[R]:
+        return list(map(fn, *(seq[part.start : part.stop] for seq in items)))
 
     out: list[R] = []
-    for part in executor().map(run, range(runs)):
+    for part in executor().map(run, split_runs(range(n), min(n, threads * 4))):
         out.extend(part)
     return out
 

@@ -67,15 +67,6 @@ def _frame_header(src: memoryview) -> tuple[int | None, int]:
     return size, pos + fcs_len
 
 
-def _stated_size(src: Any) -> int | None:
-    """The content size the frame header states; None when it states none or is no frame."""
-    try:
-        size = zstandard.frame_content_size(src)
-    except _ONE_SHOT_FAILS:
-        return None
-    return None if size < 0 else size
-
-
 def _is_empty_frame(src: memoryview, header_len: int) -> bool:
     """The chunk is one frame of no content: header, one empty last raw block, checksum.
     numcodecs writes these for b"" but will not decode them."""
@@ -125,7 +116,7 @@ class ZstdCodec(BytesBytesCodec):
         # Check the stated size first, so a damaged header cannot make us allocate a lot.
         if (
             len(dst) < self.direct_out_from
-            and _stated_size(data) == len(dst)
+            and _frame_header(as_bytes_view(data))[0] == len(dst)
             and (decoded := _decompress_one_frame(data)) is not None
         ):
             dst[:] = decoded

@@ -81,29 +81,25 @@ class CodecChain:
                     raise named_failure(e, names[i] if names else None) from e
             raise named_failure(first, None) from first
 
-    def decode_chunk(
-        self, data: Any, spec: ChunkSpec, out: np.ndarray | None = None, name: str | None = None
-    ) -> np.ndarray:
+    def decode_chunk(self, data: Any, spec: ChunkSpec, out: np.ndarray | None = None) -> np.ndarray:
         """One chunk through the whole chain, without the batch bookkeeping (the host
-        path runs this on each pool thread). ``out`` as for :meth:`decode`."""
-        try:
-            # Without array->array codecs the array->bytes codec sees the chunk's own spec.
-            specs = self.layer_specs(spec) if self.array_array else None
-            ab_spec = spec if specs is None else specs[-1]
-            for codec in self._bytes_before_last:
-                data = codec.decode_chunk(data, ab_spec)
-            last = self._last_bytes
-            if last is not None:
-                if out is None:
-                    data = last.decode_chunk(data, ab_spec)
-                else:
-                    data = last.decode_chunk(data, ab_spec, out=out.reshape(-1).view(np.uint8))
-            array = self.array_bytes.decode_chunk(data, ab_spec)
-            for i, codec in self._array_array_reversed:
-                array = codec.decode_chunk(array, specs[i])
-            return array
-        except Exception as e:
-            raise named_failure(e, name) from e
+        path runs this on each pool thread). ``out`` as for :meth:`decode`. Errors come
+        out as the codecs raise them: the caller names the chunk (:func:`named_failure`)."""
+        # Without array->array codecs the array->bytes codec sees the chunk's own spec.
+        specs = self.layer_specs(spec) if self.array_array else None
+        ab_spec = spec if specs is None else specs[-1]
+        for codec in self._bytes_before_last:
+            data = codec.decode_chunk(data, ab_spec)
+        last = self._last_bytes
+        if last is not None:
+            if out is None:
+                data = last.decode_chunk(data, ab_spec)
+            else:
+                data = last.decode_chunk(data, ab_spec, out=out.reshape(-1).view(np.uint8))
+        array = self.array_bytes.decode_chunk(data, ab_spec)
+        for i, codec in self._array_array_reversed:
+            array = codec.decode_chunk(array, specs[i])
+        return array
 
     def _decode(self, datas, specs, outs) -> list[np.ndarray]:
         chains = [self.layer_specs(s) for s in specs]

@@ -54,7 +54,7 @@ NVCOMP = {bp.LZ4: "LZ4", bp.SNAPPY: "Snappy", bp.ZLIB: "Deflate", bp.ZSTD: "Zstd
 LEAD = {None: 0, "blosc": 0, "lz4": 4, "zstd": 0}  # framing bytes before the RAW stream
 OUT_ALIGN = 256
 KVIKIO_THREADS = 16
-DIRECT_KINDS = {None: 0, "zstd": 0, "lz4": 4}  # RAW stream at a fixed offset: bytes to skip
+DIRECT_KINDS = (None, "zstd", "lz4")  # RAW stream at a fixed offset (LEAD bytes in)
 RAW_ALGORITHM = {"zstd": "Zstd", "lz4": "LZ4"}
 NVCOMP_FAILED = "nvCOMP did not decode the stream to the chunk's size"
 _local = threading.local()
@@ -434,7 +434,7 @@ class DeviceReader:
         host, so a stream nvCOMP cannot decode to the chunk's size is fetched again and
         decoded on the host."""
         present = [i for i, r in enumerate(ranges) if r is not None]
-        skip = DIRECT_KINDS[self.kind]
+        skip = LEAD[self.kind]
         sizes = np.array([specs[i].nbytes for i in present], dtype=np.int64)
         lengths = np.array([ranges[i][2] - skip for i in present], dtype=np.int64)
         host = {int(j): dp.HOST_REASONS[1] for j in np.flatnonzero(lengths < 0)}

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from cuzarr.concurrency import PARALLEL_MIN_BYTES, inline, parallel_map, run_each, split_runs
-from cuzarr.errors import CodecError
 from cuzarr.indexing import ChunkProjection
 from cuzarr.pipeline.chain import named_failure
 from cuzarr.pipeline.chunk_io import ChunkIO
@@ -120,7 +119,7 @@ def _read_batch(io: ChunkIO, batch: Sequence[ChunkProjection], out: np.ndarray) 
                 chunk = chain.decode_chunk(datas[i], spec, _scratch(spec) if scratch_ok else None)
             else:
                 chunk = chain.decode_chunk(datas[i], spec, target)
-        except CodecError as e:
+        except Exception as e:
             # The chunk's name only now: building it for every chunk costs more than a
             # small chunk's copy.
             raise named_failure(e, io.key(p.chunk_coords)) from e

@@ -222,9 +222,8 @@ class ShardIO(ChunkIO):
         return old, lambda datas: self._store(groups, datas, kept)
 
     def store_units(self, coords: Sequence[tuple[int, ...]], datas: Sequence[Any | None]) -> None:
-        groups = self._group(coords)
-        partial = [shard for shard, slots in groups.items() if len(slots) < self.n_inner]
-        self._store(groups, datas, self._read_shards(partial))
+        # Units given whole: only shards they do not fill are read, for the kept chunks.
+        self.read_for_write(coords, [True] * len(coords))[1](datas)
 
     def _group(self, coords: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], dict[int, int]]:
         """shard -> {flat position of the inner chunk in the shard: slot in ``coords``}."""
