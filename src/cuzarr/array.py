@@ -165,12 +165,8 @@ class Array(Node):
 
             return read_selection(self._io, sel, out)
         result = self._output_buffer(sel, out)
-        target = result
-        if sel.flat_out and not result.flags.c_contiguous:
-            target = np.empty(result.shape, dtype=result.dtype)
-        read_projections(self._io, sel.projections, sel.out_view(target))
-        if target is not result:
-            result[...] = target
+        sel.read_into(result, lambda view: read_projections(self._io, sel.projections, view),
+                      np.empty)  # fmt: skip
         if out is None and result.ndim == 0:
             return result[()]
         return result
@@ -179,12 +175,7 @@ class Array(Node):
         if out is None:
             return np.empty(sel.out_shape, dtype=self.dtype)
         arr = out if isinstance(out, np.ndarray) else np.asarray(out)
-        if arr.shape != sel.out_shape:
-            raise IndexingError(
-                f"out= has shape {arr.shape}, the selection has shape {sel.out_shape}"
-            )
-        if arr.dtype != self.dtype:
-            raise IndexingError(f"out= has dtype {arr.dtype}, the array has {self.dtype}")
+        sel.check_out(arr, self.dtype)
         if not arr.flags.writeable:
             raise IndexingError("out= is read-only")
         return arr

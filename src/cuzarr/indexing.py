@@ -22,7 +22,7 @@ Negative-step slices are turned into positive ones plus an axis flip of the outp
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,26 @@ class Selection:
                 index[axis] = slice(None, None, -1)
             return out[tuple(index)]
         return out
+
+    def check_out(self, out: Any, dtype: np.dtype) -> None:
+        """IndexingError unless ``out`` (numpy or device array) fits the selection."""
+        if tuple(out.shape) != tuple(self.out_shape):
+            raise IndexingError(
+                f"out= has shape {tuple(out.shape)}, the selection has shape {self.out_shape}"
+            )
+        if out.dtype != dtype:
+            raise IndexingError(f"out= has dtype {out.dtype}, the array has {dtype}")
+
+    def read_into(self, result: Any, read: Callable[[Any], None], empty: Callable) -> None:
+        """``read(view)`` fills ``result`` through :meth:`out_view`; a flattened output must
+        be contiguous, so a strided ``result`` is filled through a fresh ``empty(shape,
+        dtype)`` buffer (numpy or cupy) and copied."""
+        target = result
+        if self.flat_out and not result.flags.c_contiguous:
+            target = empty(self.out_shape, result.dtype)
+        read(self.out_view(target))
+        if target is not result:
+            result[...] = target
 
 
 # -- per-dimension projections ----------------------------------------------------------

@@ -583,8 +583,6 @@ def read_projections_device(io: Any, projections: Sequence[ChunkProjection], out
 def read_selection(io: Any, sel: Any, out: Any) -> Any:
     """``Array`` reads on the device: a new device array (cupy), or ``out`` (any device
     array) filled."""
-    from cuzarr.errors import IndexingError
-
     dtype = io.metadata.dtype
     if dtype.hasobject or dtype.kind in "SUV":
         raise UnsupportedError(f"device arrays hold numbers and booleans, not {dtype}")
@@ -592,12 +590,7 @@ def read_selection(io: Any, sel: Any, out: Any) -> Any:
         result = BACKEND["new"](sel.out_shape, dtype)
     else:
         result = BACKEND["wrap"](out)
-        if tuple(result.shape) != tuple(sel.out_shape):
-            raise IndexingError(
-                f"out= has shape {tuple(result.shape)}, the selection has shape {sel.out_shape}"
-            )
-        if result.dtype != dtype:
-            raise IndexingError(f"out= has dtype {result.dtype}, the array has {dtype}")
+        sel.check_out(result, dtype)
     try:
         device_chain(io.chain, dtype)
     except UnsupportedError as e:
@@ -611,10 +604,6 @@ def read_selection(io: Any, sel: Any, out: Any) -> Any:
         read_projections(io, sel.projections, sel.out_view(host))
         result[...] = BACKEND["upload"](host)
         return result if out is None else out
-    target = result
-    if sel.flat_out and not result.flags.c_contiguous:
-        target = BACKEND["new"](sel.out_shape, dtype)
-    read_projections_device(io, sel.projections, sel.out_view(target))
-    if target is not result:
-        result[...] = target
+    sel.read_into(result, lambda view: read_projections_device(io, sel.projections, view),
+                  BACKEND["new"])  # fmt: skip
     return result if out is None else out
