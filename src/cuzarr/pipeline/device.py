@@ -558,13 +558,20 @@ BACKEND = {
 CHAIN_ON_HOST = "codec chain without a device decoder"
 
 
-def read_projections_device(io: Any, projections: Sequence[ChunkProjection], out: Any) -> None:
-    """The device twin of :func:`cuzarr.pipeline.read.read_projections`: fill ``out`` (a
-    device array, the view the projections index) from storage."""
+def _reader(io: Any) -> DeviceReader:
+    """This thread's reader for ``io``; UnsupportedError when the device cannot decode
+    the array's codec chain."""
     readers = _local.__dict__.setdefault("readers", weakref.WeakKeyDictionary())
     reader = readers.get(io)
     if reader is None or type(reader) is not BACKEND["reader"]:
         reader = readers[io] = BACKEND["reader"](io)
+    return reader
+
+
+def read_projections_device(io: Any, projections: Sequence[ChunkProjection], out: Any) -> None:
+    """The device twin of :func:`cuzarr.pipeline.read.read_projections`: fill ``out`` (a
+    device array, the view the projections index) from storage."""
+    reader = _reader(io)
     batches = list(io.batches(projections))
     if len(batches) == 1:
         reader.read_batch(batches[0], out)
@@ -592,7 +599,7 @@ def read_selection(io: Any, sel: Any, out: Any) -> Any:
         result = BACKEND["wrap"](out)
         sel.check_out(result, dtype)
     try:
-        device_chain(io.chain, dtype)
+        _reader(io)
     except UnsupportedError as e:
         # bz2, lzma, filters, transpose, N5 blocks, nested shards ...: the chunks are
         # decoded on the host and the result is uploaded once
