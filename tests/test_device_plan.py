@@ -49,6 +49,60 @@ def test_gather():
     assert bytes(repacked[:3]) == b"abc" and bytes(repacked[8:12]) == b"efgh"
 
 
+def _land(plan, files):
+    """The device buffer after the plan's reads and moves, done with numpy."""
+    buf = np.full(plan.total, 0xEE, np.uint8)
+    for path, offset, nbytes, at in plan.reads:
+        data = files[path][offset : offset + nbytes]
+        buf[at : at + len(data)] = np.frombuffer(data, np.uint8)
+    return buf
+
+
+@pytest.mark.parametrize("align", [1, 8, 16])
+def test_file_reads_merge_nearby_streams_and_align_them(align):
+    rng = np.random.default_rng(align)
+    files = {f"f{k}": rng.integers(0, 256, 200_000, dtype=np.uint8).tobytes() for k in range(3)}
+    # contiguous odd-sized streams in f0 (a shard), two far apart in f1, one whole f2
+    lengths0 = rng.integers(1, 3000, 20)
+    offsets0 = 7 + np.concatenate([[0], np.cumsum(lengths0)[:-1]])
+    paths = ["f0"] * 20 + ["f1", "f1", "f2"]
+    offsets = np.concatenate([offsets0, [100, 150_000, 0]])
+    lengths = np.concatenate([lengths0, [50, 60, 200_000]])
+    order = rng.permutation(len(paths))  # the batch's order is not the files' order
+    paths, offsets, lengths = [paths[i] for i in order], offsets[order], lengths[order]
+    plan = dp.plan_file_reads(paths, offsets, lengths, align, max_gap=1000, max_size=2**20)
+    assert sorted((p, o) for p, o, _, _ in plan.reads) == [
+        ("f0", 0),
+        ("f1", 0),
+        ("f1", 147456),
+        ("f2", 0),
+    ]
+    assert all(o % dp.FILE_PAGE == 0 and at % dp.FILE_PAGE == 0 for _, o, _, at in plan.reads)
+    assert sorted(np.concatenate(plan.members).tolist()) == list(range(len(paths)))
+    buf = _land(plan, files)
+    moves = plan.moves()
+    for i in moves:  # what the copy kernel does on the device
+        buf[plan.src[i] : plan.src[i] + lengths[i]] = buf[plan.landed[i] :][: lengths[i]]
+    for i, (path, offset, n) in enumerate(zip(paths, offsets, lengths)):
+        assert plan.src[i] % align == 0
+        assert buf[plan.src[i] : plan.src[i] + n].tobytes() == files[path][offset : offset + n]
+    assert (len(moves) == 0) == (align == 1)
+    slots = sorted((plan.src[i], plan.src[i] + lengths[i]) for i in moves)
+    landing = max(at + n for _, _, n, at in plan.reads)
+    assert all(a >= landing for a, _ in slots) and plan.total >= (slots[-1][1] if slots else 0)
+    assert all(b <= c for (_, b), (c, _) in zip(slots, slots[1:]))
+
+
+def test_file_reads_respect_gap_and_size_limits():
+    offsets, lengths = np.array([0, 100, 5000, 5100]), np.array([100, 100, 100, 100])
+    plan = dp.plan_file_reads(["f"] * 4, offsets, lengths, 1, max_gap=0, max_size=2**20)
+    assert [(o, n) for _, o, n, _ in plan.reads] == [(0, 200), (4096, 1104)]
+    plan = dp.plan_file_reads(["f"] * 4, offsets, lengths, 1, max_gap=10_000, max_size=150)
+    assert len(plan.reads) == 4
+    empty = dp.plan_file_reads([], [], [], 8, 0, 1)
+    assert empty.reads == [] and empty.total == 0
+
+
 # -- raw bitstreams ------------------------------------------------------------------------
 
 

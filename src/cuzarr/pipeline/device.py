@@ -12,7 +12,9 @@ Per batch, on one CUDA stream:
 
 1. the encoded chunks land in one device buffer, each RAW payload aligned: read from
    local files straight into it by kvikio when the chain lets the device find the RAW
-   stream without looking at it (zstd, lz4, no compressor); otherwise fetched on the host
+   stream without looking at it (zstd, lz4, no compressor), one request per run of nearby
+   inner chunks of a shard, streams that land misaligned for nvCOMP moved by a copy
+   kernel; otherwise fetched on the host
    (whole chunks, or the inner chunks of shards, whose index the shard view already
    parsed), packed into one pinned staging buffer and copied in one transfer;
 2. one nvCOMP batch decode per algorithm writes every chunk into one device buffer (Blosc:
@@ -44,6 +46,7 @@ import numpy as np
 
 from cuzarr.codecs import blosc_plan as bp
 from cuzarr.codecs.base import ChunkSpec
+from cuzarr.config import config
 from cuzarr.errors import ChecksumError, CorruptChunkError, UnsupportedError
 from cuzarr.indexing import ChunkProjection
 from cuzarr.pipeline import device_plan as dp
@@ -161,26 +164,40 @@ class DeviceReader:
                 array = self.cupy.asarray(np.ascontiguousarray(array))
         return self.cuda.as_cuda_array(array, sync=False)
 
-    def _nvcomp_decode(self, algorithm, src, src_offsets, lengths, dst, dst_offsets, sizes):
-        """One nvCOMP batch of RAW streams ``src[src_offsets[i]:][:lengths[i]]`` decoded into
-        ``dst[dst_offsets[i]:][:sizes[i]]``, both buffers carved without copies; returns
-        the decoded sizes (a stream that failed to decode does not give its size)."""
+    def _codec(self, algorithm: str) -> Any:
+        """nvCOMP's RAW codec for ``algorithm`` on this reader's stream (a Codec is bound
+        to a stream and kept per thread)."""
         cache = _local.__dict__.setdefault("codecs", {})
         key = (algorithm, self.stream.ptr)
-        if key not in cache:  # a Codec is thread-local and bound to a stream
+        if key not in cache:
             cache[key] = self.nvcomp.Codec(
                 algorithm=algorithm,
                 bitstream_kind=self.nvcomp.BitstreamKind.RAW,
                 device_id=self.cupy.cuda.Device().id,
                 cuda_stream=self.stream.ptr,
             )
+        return cache[key]
+
+    def _input_alignment(self, algorithm: str) -> int:
+        """The alignment nvCOMP asks of ``algorithm``'s compressed input (and output); its
+        most cautious answer when the codec cannot be made (the decode then falls back)."""
+        try:
+            return int(self._codec(algorithm).get_required_decompression_alignment())
+        except Exception as e:
+            log.debug("nvCOMP %s: no alignment known (%s)", algorithm, e)
+            return dp.ALIGN
+
+    def _nvcomp_decode(self, algorithm, src, src_offsets, lengths, dst, dst_offsets, sizes):
+        """One nvCOMP batch of RAW streams ``src[src_offsets[i]:][:lengths[i]]`` decoded into
+        ``dst[dst_offsets[i]:][:sizes[i]]``, both buffers carved without copies; returns
+        the decoded sizes (a stream that failed to decode does not give its size)."""
         ptr = self.stream.ptr
         ins = self.nvcomp.as_arrays(src, src_offsets, lengths, cuda_stream=ptr)
         outs = self.nvcomp.as_arrays(dst, dst_offsets, sizes, cuda_stream=ptr)
         # Without a precomputed configuration, decode reads the streams' sizes first: one
         # synchronisation per call, that is per algorithm and batch. buffer_sizes waits for
         # the decode.
-        return list(cache[key].decode(ins, out=outs).buffer_sizes)
+        return list(self._codec(algorithm).decode(ins, out=outs).buffer_sizes)
 
     def _to_host(self, dev: Any) -> np.ndarray:
         return dev.get()
@@ -433,29 +450,40 @@ class DeviceReader:
         are read from the files into one device buffer; nothing of them is looked at on the
         host, so a stream nvCOMP cannot decode to the chunk's size is fetched again and
         decoded on the host."""
+        from cuzarr.kernels.scatter import copy_segments
+
         present = [i for i, r in enumerate(ranges) if r is not None]
-        skip = LEAD[self.kind]
+        stored = np.array([ranges[i][2] for i in present], dtype=np.int64)
+        starts = np.array([ranges[i][1] for i in present], dtype=np.int64)
         sizes = np.array([specs[i].nbytes for i in present], dtype=np.int64)
-        lengths = np.array([ranges[i][2] - skip for i in present], dtype=np.int64)
-        host = {int(j): dp.HOST_REASONS[1] for j in np.flatnonzero(lengths < 0)}
-        lengths = np.maximum(lengths, 0)
-        src, total = dp.pack(lengths, dp.ALIGN)
-        dev_in = self._empty(total)
-        reads = [(ranges[i][0], ranges[i][1] + skip, int(n), int(at))
-                 for i, n, at in zip(present, lengths, src)]  # fmt: skip
-        for (path, offset, nbytes, _), got, j in zip(
-            reads, self._read_files(dev_in, reads), present
+        skip = np.minimum(LEAD[self.kind], stored)  # the RAW stream starts after the framing
+        lengths = stored - skip
+        host = {int(j): dp.HOST_REASONS[1] for j in np.flatnonzero(stored < LEAD[self.kind])}
+        algorithm = RAW_ALGORITHM.get(self.kind)
+        plan = dp.plan_file_reads(
+            [ranges[i][0] for i in present], starts + skip, lengths,
+            self._input_alignment(algorithm) if algorithm else 1,
+            config["coalesce_max_gap"], config["coalesce_max_size"],
+        )  # fmt: skip
+        dev_in = self._empty(plan.total)
+        for (path, offset, nbytes, _), got, items in zip(
+            plan.reads, self._read_files(dev_in, plan.reads), plan.members
         ):
-            if got != nbytes:
+            if got < nbytes:
+                j = int(items[np.argmax(starts[items] + stored[items] > offset + got)])
                 raise CorruptChunkError(
-                    f"chunk {keys[j]!r}: {nbytes} bytes expected in {path} at offset {offset}, "
-                    f"{got} read (the file changed or a shard index points past its end)"
+                    f"chunk {keys[present[j]]!r}: {stored[j]} bytes expected in {path} at offset "
+                    f"{starts[j]}, but the file ends at {offset + got} (the file changed or a "
+                    "shard index points past its end)"
                 )
+        moves = plan.moves()
+        if len(moves):  # streams that landed where the decoder cannot read them
+            self._run(copy_segments, dev_in, dev_in, plan.landed[moves], plan.src[moves],
+                      lengths[moves], max_length=int(lengths[moves].max()))  # fmt: skip
+        src = plan.src
         dst, decoded_total = dp.pack(sizes, OUT_ALIGN)
         work = self._empty(decoded_total)
         if self.kind is None:
-            from cuzarr.kernels.scatter import copy_segments
-
             host.update({int(j): "size differs from the chunk's"
                          for j in np.flatnonzero(lengths != sizes)})  # fmt: skip
             ok = np.flatnonzero(lengths == sizes)

@@ -5,7 +5,9 @@ Everything the device path decides before it launches anything lives here:
 - **one buffer per batch**: :func:`pack` gives each encoded chunk (or inner stream) an
   offset in a single buffer so that its payload starts aligned (nvCOMP asks for "up to
   16 bytes" of alignment); :func:`gather` fills the host staging buffer, which is then
-  copied to the device in one transfer.
+  copied to the device in one transfer; :func:`plan_file_reads` does the same for
+  streams read from local files straight into device memory (nearby ranges merged into
+  page-aligned runs, misaligned streams given aligned slots).
 - **raw bitstreams**: nvCOMP decodes RAW streams, so the framing of the Zarr codecs is
   stripped here (:func:`raw_streams`): numcodecs' LZ4 loses its 4-byte size prefix, zlib
   its 2-byte header and Adler-32 trailer, gzip its member header and trailer (both become
@@ -30,6 +32,7 @@ import numpy as np
 
 from cuzarr.codecs.blosc_plan import as_u8, exclusive_cumsum
 from cuzarr.errors import CorruptChunkError
+from cuzarr.pipeline.coalesce import coalesce
 
 ALIGN = 16
 
@@ -61,6 +64,58 @@ def gather_ranges(
     src = as_u8(src)
     for d, s, n in zip(np.asarray(dst_offsets), np.asarray(src_offsets), np.asarray(lengths)):
         dst[d : d + n] = src[s : s + n]
+
+
+# GPUDirect Storage reads whole pages: runs of file reads start on one, in file and buffer
+FILE_PAGE = 4096
+
+
+@dataclass(frozen=True)
+class FileReads:
+    """How the encoded streams of a batch get from local files into one device buffer."""
+
+    reads: list[tuple[str, int, int, int]]  # (path, file offset, bytes, buffer offset)
+    members: list[np.ndarray]  # the streams each read carries
+    landed: np.ndarray  # int64: where each stream's first byte lands in the buffer
+    src: np.ndarray  # int64: where each stream is decoded from (aligned)
+    total: int  # buffer size
+
+    def moves(self) -> np.ndarray:
+        """Streams that land misaligned for the decoder, copied to ``src`` on the device."""
+        return np.flatnonzero(self.landed != self.src)
+
+
+def plan_file_reads(
+    paths: Sequence[str], offsets: Any, lengths: Any, align: int, max_gap: int, max_size: int
+) -> FileReads:
+    """Streams (``lengths[i]`` bytes at ``offsets[i]`` of file ``paths[i]``) read with one
+    request per run of nearby streams of a file (the inner chunks of a shard are usually
+    contiguous): ranges closer than ``max_gap`` bytes merge while a run stays within
+    ``max_size``, each run starting on a page. A stream that lands at an address the
+    decoder cannot take (not a multiple of ``align``) gets an aligned slot after the
+    landing area, to be copied there on the device."""
+    offsets, lengths = np.asarray(offsets, np.int64), np.asarray(lengths, np.int64)
+    by_path: dict[str, list[int]] = {}
+    for i, path in enumerate(paths):
+        by_path.setdefault(path, []).append(i)
+    reads, members, run_lengths = [], [], []
+    for path, items in by_path.items():
+        ranges = [(int(offsets[i]), int(offsets[i] + lengths[i])) for i in items]
+        for run in coalesce(ranges, max_gap, max_size):
+            start = run.start - run.start % FILE_PAGE
+            reads.append((path, start, run.stop - start))
+            members.append(np.array([items[m] for m in run.members], dtype=np.int64))
+            run_lengths.append(run.stop - start)
+    at, landing = pack(run_lengths, FILE_PAGE)
+    landed = np.zeros(len(offsets), dtype=np.int64)
+    for (_, start, _), where, items in zip(reads, at, members):
+        landed[items] = where + offsets[items] - start
+    src = landed.copy()
+    moved = np.flatnonzero((landed % align != 0) & (lengths > 0))
+    slots, extra = pack(lengths[moved], max(align, ALIGN))
+    src[moved] = landing + slots
+    reads = [(path, start, n, int(where)) for (path, start, n), where in zip(reads, at)]
+    return FileReads(reads, members, landed, src, landing + extra)
 
 
 # -- raw bitstreams ----------------------------------------------------------------------
