@@ -79,7 +79,8 @@ def parallel_map(
     """``list(map(fn, *items))``, on the pool when there is enough work to share.
 
     The items are cut into a few contiguous runs per thread, so a batch of thousands of
-    small chunks costs a handful of pool tasks, not thousands. Runs inline for a single
+    small chunks costs a handful of pool tasks, not thousands; the runs go through
+    :func:`run_each` (the calling thread takes some too). Runs inline for a single
     item, for less than ``PARALLEL_MIN_BYTES`` of ``work_bytes``, inside a pool thread
     (nested maps would deadlock a bounded pool) or an :func:`inline` block, and when only
     one thread is configured.
@@ -92,13 +93,15 @@ def parallel_map(
     if threads == 1:
         return list(map(fn, *items))
 
-    def run(part: range) -> list[R]:
-        return list(map(fn, *(seq[part.start : part.stop] for seq in items)))
+    parts = split_runs(range(n), min(n, threads * 4))
+    results: list[list[R]] = [[] for _ in parts]
 
-    out: list[R] = []
-    for part in executor().map(run, split_runs(range(n), min(n, threads * 4))):
-        out.extend(part)
-    return out
+    def run(k: int) -> None:
+        part = parts[k]
+        results[k] = list(map(fn, *(seq[part.start : part.stop] for seq in items)))
+
+    run_each(run, range(len(parts)))
+    return [r for part in results for r in part]
 
 
 def run_each(fn: Callable[[T], Any], tasks: Sequence[T]) -> None:
