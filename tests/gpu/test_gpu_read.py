@@ -120,6 +120,29 @@ def test_out_cupy_and_torch():
     np.testing.assert_array_equal(t.cpu().numpy(), data_for("<f4"))
 
 
+@pytest.mark.parametrize("library", ["cupy", "torch"])
+def test_reads_wait_for_work_queued_on_the_callers_stream(library):
+    """out= still being filled by queued kernels (the caller's stream, the batch stream is
+    another): the read's writes must come after them, not be overwritten by them."""
+    import cupy
+
+    a = cuzarr.create_array({}, shape=SHAPE, chunks=CHUNKS, dtype="<f4", data=data_for("<f4"))
+    if library == "cupy":
+        out, big = cupy.empty(SHAPE, dtype="<f4"), cupy.empty(2**26, dtype="<f4")
+        fill_out, fill_big = out.fill, big.fill
+    else:
+        torch = pytest.importorskip("torch")
+        out = torch.empty(SHAPE, dtype=torch.float32, device="cuda")
+        big = torch.empty(2**26, dtype=torch.float32, device="cuda")
+        fill_out, fill_big = out.fill_, big.fill_
+    for _ in range(300):  # tens of milliseconds of work queued before the read
+        fill_big(1.0)
+        fill_out(-1.0)
+    gpu_read(a, (slice(None), slice(None)), out=out)
+    got = cupy.asnumpy(out) if library == "cupy" else out.cpu().numpy()
+    np.testing.assert_array_equal(got, data_for("<f4"))
+
+
 @pytest.mark.parametrize("codec", ["zstd", "lz4", "none", "blosc-lz4-shuffle", "gzip"])
 @pytest.mark.parametrize("sharded", [False, True])
 def test_local_files(tmp_path, codec, sharded):

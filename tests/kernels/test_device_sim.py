@@ -43,6 +43,7 @@ class CpuReader(device.DeviceReader):
         self.device_array = np.ndarray
         self.nvcomp_calls = collections.Counter()
         self.file_reads = 0
+        self.ordered_reads = 0
 
     def _empty(self, nbytes):
         return np.full(max(nbytes, device.OUT_ALIGN), 0xEE, dtype=np.uint8)
@@ -94,6 +95,9 @@ class CpuReader(device.DeviceReader):
 
     def _to_host(self, dev):
         return dev
+
+    def after_callers_work(self):
+        self.ordered_reads += 1
 
     def _synchronize(self):
         pass
@@ -342,6 +346,7 @@ def test_array_reads_on_the_device(tmp_path, cpu_device):
     assert cuzarr.open_array(str(tmp_path / "a")).device == "cpu"  # "auto": see buffers.py
     np.testing.assert_array_equal(a[:], DATA)
     np.testing.assert_array_equal(a[3:17:2, ::-5], DATA[3:17:2, ::-5])
+    assert device._reader(a._io).ordered_reads == 2  # each read waits for the caller's stream
     np.testing.assert_array_equal(a.oindex[[1, 20, 4], 7:9], DATA[[1, 20, 4], 7:9])
     points = (np.array([0, 20, 7]), np.array([29, 0, 8]))
     np.testing.assert_array_equal(a.vindex[points], DATA[points])

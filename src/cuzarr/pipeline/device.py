@@ -202,6 +202,15 @@ class DeviceReader:
     def _to_host(self, dev: Any) -> np.ndarray:
         return dev.get()
 
+    def after_callers_work(self) -> None:
+        """Order what this read does after the work already queued on the caller's current
+        stream: the fill of an ``out=`` array, or the last use of memory that cupy's pool
+        hands out again for the result. The batch stream is non-blocking, so it does not
+        wait for that work by itself. (``out=`` arrays of other libraries were ordered onto
+        the current stream when they were wrapped: the CUDA array interface's and
+        DLPack's stream protocols.)"""
+        self.stream.wait_event(self.cupy.cuda.get_current_stream().record())
+
     def _synchronize(self) -> None:
         self.stream.synchronize()
 
@@ -600,6 +609,7 @@ def read_projections_device(io: Any, projections: Sequence[ChunkProjection], out
     """The device twin of :func:`cuzarr.pipeline.read.read_projections`: fill ``out`` (a
     device array, the view the projections index) from storage."""
     reader = _reader(io)
+    reader.after_callers_work()
     batches = list(io.batches(projections))
     if len(batches) == 1:
         reader.read_batch(batches[0], out)
