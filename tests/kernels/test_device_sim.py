@@ -412,3 +412,29 @@ def test_every_dtype_on_both_fetch_paths(tmp_path, dtype):
             got, reader = device_read(a, (slice(None), slice(None, None, -2)))
             np.testing.assert_array_equal(got, a[:, ::-2], err_msg=f"{name} {store}")
             assert reader.direct == (isinstance(store, str) and name in ("zstd", "raw"))
+
+
+def test_nvcomp_scratch_comes_from_the_pool_of_nvcomps_stream():
+    """nvCOMP's scratch memory is allocated with nvCOMP's stream current, so cupy's pool
+    hands it out again only to work ordered after nvCOMP's on that stream."""
+    import types
+
+    current = [0]
+
+    class ExternalStream:
+        def __init__(self, ptr):
+            self.ptr = ptr
+
+        def __enter__(self):
+            self.saved, current[0] = current[0], self.ptr
+
+        def __exit__(self, *exc):
+            current[0] = self.saved
+
+    def alloc(nbytes):
+        return types.SimpleNamespace(ptr=1, nbytes=nbytes, stream=current[0])
+
+    cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(ExternalStream=ExternalStream,
+                                                            alloc=alloc))  # fmt: skip
+    memory = device._scratch_allocator(cupy)(4096, types.SimpleNamespace(ptr=0xABC))
+    assert (memory.nbytes, memory.stream, current[0]) == (4096, 0xABC, 0)

@@ -73,9 +73,20 @@ def _libs() -> tuple[Any, Any, Any]:
     from nvidia import nvcomp
 
     if not _allocator_set:  # nvCOMP's scratch from cupy's pool: no cudaMalloc per call
-        nvcomp.set_device_allocator(lambda nbytes, stream: cupy.cuda.alloc(nbytes))
+        nvcomp.set_device_allocator(_scratch_allocator(cupy))
         _allocator_set = True
     return cupy, nvcomp, cuda
+
+
+def _scratch_allocator(cupy: Any) -> Any:
+    def allocate(nbytes: int, stream: Any) -> Any:
+        # From the pool of the stream nvCOMP works on: memory freed there is handed out
+        # again only to work ordered after it on that stream, never to another stream
+        # while nvCOMP's kernels may still use it.
+        with cupy.cuda.ExternalStream(stream.ptr):
+            return cupy.cuda.alloc(nbytes)
+
+    return allocate
 
 
 def device_chain(chain: Any, dtype: np.dtype) -> tuple[str | None, bool, int]:
