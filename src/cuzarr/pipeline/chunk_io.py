@@ -76,6 +76,10 @@ class ChunkIO:
             return [self.store.get(k) for k in keys]
         return self.store.get_many(keys)
 
+    def stored_keys(self, coords: Sequence[tuple[int, ...]]) -> list[str]:
+        """The store keys that a write of these units replaces."""
+        return [self.key(c) for c in coords]
+
     def read_for_write(
         self, coords: Sequence[tuple[int, ...]], complete: Sequence[bool]
     ) -> tuple[list[Any | None], Callable[[Sequence[Any | None]], None]]:

@@ -221,6 +221,9 @@ class ShardIO(ChunkIO):
                         old[slot] = parts[flat]
         return old, lambda datas: self._store(groups, datas, kept)
 
+    def stored_keys(self, coords: Sequence[tuple[int, ...]]) -> list[str]:
+        return [self.shard_key(shard) for shard in self._group(coords)]
+
     def store_units(self, coords: Sequence[tuple[int, ...]], datas: Sequence[Any | None]) -> None:
         # Units given whole: only shards they do not fill are read, for the kept chunks.
         self.read_for_write(coords, [True] * len(coords))[1](datas)

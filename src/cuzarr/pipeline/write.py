@@ -6,7 +6,8 @@ A chunk whose selection covers all of its in-bounds elements is built fresh (fil
 outside the array, as the spec recommends); a partial chunk is read, decoded and
 modified. Chunks that end up holding only the fill value are deleted rather than
 written (unless ``write_empty_chunks``). A batch is fully encoded before any of it is
-stored, so a value that fails to encode leaves the batch's chunks untouched.
+stored, so a value that fails to encode leaves the batch's chunks untouched. Threads that
+write the same chunks or shards take turns (:mod:`cuzarr.locks`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from cuzarr.codecs.base import ChunkSpec
 from cuzarr.concurrency import parallel_map
 from cuzarr.indexing import ChunkProjection
+from cuzarr.locks import holding
 from cuzarr.pipeline.chunk_io import ChunkIO
 
 
@@ -74,6 +76,14 @@ def _new_chunk(spec: ChunkSpec, old: np.ndarray | None) -> np.ndarray:
 
 
 def _write_batch(io: ChunkIO, batch, value: np.ndarray, write_empty: bool) -> None:
+    # Another thread's write to the same chunks or shards waits until these are stored:
+    # both read, merge and store, and one of them would otherwise lose the other's values.
+    stored = io.stored_keys([p.chunk_coords for p in batch])
+    with holding(io.store.object_name(k) for k in stored):
+        _write_batch_locked(io, batch, value, write_empty)
+
+
+def _write_batch_locked(io: ChunkIO, batch, value: np.ndarray, write_empty: bool) -> None:
     keys = [io.key(p.chunk_coords) for p in batch]
     specs = [io.spec(p.chunk_coords) for p in batch]
     # The shard view reads each shard it rewrites once, whole, and keeps that shard's

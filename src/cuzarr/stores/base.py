@@ -85,6 +85,11 @@ class Store:
         Cached shard indexes are checked against it before use."""
         return None
 
+    def object_name(self, key: str) -> str:
+        """The name of the object under ``key`` in this process, the same for every store
+        over the same storage (two stores on one folder, say): writes lock objects by it."""
+        return f"{id(self):#x}/{key}"
+
     # -- writes --------------------------------------------------------------------------
     def set(self, key: str, value: Any) -> None:
         raise NotImplementedError

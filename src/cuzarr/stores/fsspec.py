@@ -87,6 +87,9 @@ class FsspecStore(Store):
     def _path(self, key: str) -> str:
         return f"{self.root}/{key}" if self.root else key
 
+    def object_name(self, key: str) -> str:
+        return self.fs.unstrip_protocol(self._path(key))
+
     # -- reads ---------------------------------------------------------------------------
     def get(self, key: str, byte_range: ByteRange | None = None) -> bytes | None:
         return self.get_ranges([(key, byte_range)])[0]

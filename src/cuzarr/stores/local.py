@@ -133,6 +133,9 @@ class LocalStore(Store):
             return (0,)
         return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
+    def object_name(self, key: str) -> str:
+        return self._path(key)
+
     def exists(self, key: str) -> bool:
         return os.path.isfile(self._path(key))
 

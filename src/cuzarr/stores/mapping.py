@@ -35,6 +35,9 @@ class MappingStore(Store):
     def __repr__(self) -> str:
         return f"MappingStore({type(self.mapping).__name__} at {id(self.mapping):#x})"
 
+    def object_name(self, key: str) -> str:
+        return f"{id(self.mapping):#x}/{key}"
+
     def _writable(self) -> MutableMapping[str, Any]:
         self.check_writable()
         return self.mapping  # type: ignore[return-value]  # read_only unless mutable

@@ -33,6 +33,9 @@ class MemoryStore(Store):
     def __repr__(self) -> str:
         return f"MemoryStore(<{len(self._data)} keys> at {id(self):#x})"
 
+    def object_name(self, key: str) -> str:
+        return f"{id(self._data):#x}/{key}"
+
     def get(self, key: str, byte_range: ByteRange | None = None) -> Any | None:
         value = self._data.get(key)
         return None if value is None else slice_value(value, byte_range)
