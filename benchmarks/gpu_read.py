@@ -106,7 +106,7 @@ def build(layout: Layout, root: Path, shape: tuple[int, int, int]) -> Path:
         kwargs = {"compressors": numcodecs.get_codec(layout.compressors)}
     a = cuzarr.create_array(str(path), shape=shape, chunks=layout.chunks, shards=layout.shards,
                             dtype=DTYPE, zarr_format=layout.zarr_format, overwrite=True,
-                            **kwargs)  # fmt: skip
+                            device="cpu", **kwargs)  # fmt: skip
     rng = np.random.default_rng(20261123)
     # Generating noise costs more than compressing it: a few slabs, each written several
     # times shifted in y and x (chunks are compressed one by one, so repeats far apart

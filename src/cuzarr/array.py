@@ -38,7 +38,7 @@ class Array(Node):
         self._path = path.strip("/")
         self._metadata = metadata
         self._read_only = read_only or store.read_only
-        self._device = resolve_device(device)
+        self._device = resolve_device(device, metadata.dtype)
         self._write_empty_chunks = write_empty_chunks
         self._io = make_chunk_io(store, node_prefix(self._path), metadata)
 

@@ -8,13 +8,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import numpy as np
+
 from cuzarr.config import config
 from cuzarr.errors import DeviceUnavailableError
-
-# The device read path has been checked under numba's CUDA simulator with CPU stand-ins
-# for cupy and nvCOMP, not yet on a GPU: it is taken when asked for (device="gpu"), and
-# "auto" keeps choosing the CPU until the GPU suite (tests/gpu) has passed on hardware.
-AUTO_SELECTS_GPU = False
 
 
 @functools.cache
@@ -47,19 +44,36 @@ def gpu_available() -> bool:
     return gpu_unavailable_reason() is None
 
 
-def resolve_device(device: str | None) -> str:
-    """``"auto"``/``"cpu"``/``"gpu"`` (or None: the config's) -> ``"cpu"`` or ``"gpu"``."""
+def resolve_device(device: str | None, dtype: Any = None) -> str:
+    """``"auto"``/``"cpu"``/``"gpu"`` (or None: the config's) -> ``"cpu"`` or ``"gpu"``,
+    for an array of ``dtype``.
+
+    "auto" is the GPU where its libraries and a device are present and the device check
+    (:mod:`cuzarr.pipeline.device_check`: device reads of small arrays equal the CPU's)
+    passed in this process, unless the array holds what device arrays cannot (strings,
+    objects, structured records); else the CPU."""
     wanted = device or config["device"]
     if wanted not in ("auto", "cpu", "gpu"):
         raise DeviceUnavailableError(f"device must be 'auto', 'cpu' or 'gpu', not {wanted!r}")
-    if wanted == "cpu" or (wanted == "auto" and not AUTO_SELECTS_GPU):
+    if wanted == "cpu":
         return "cpu"
     reason = gpu_unavailable_reason()
-    if reason is None:
-        return "gpu"
     if wanted == "gpu":
-        raise DeviceUnavailableError(f"device='gpu' was requested but {reason}")
-    return "cpu"
+        if reason is not None:
+            raise DeviceUnavailableError(f"device='gpu' was requested but {reason}")
+        return "gpu"
+    if reason is not None or (dtype is not None and not device_holds(dtype)):
+        return "cpu"
+    from cuzarr.pipeline.device_check import auto_check_failure
+
+    return "gpu" if auto_check_failure() is None else "cpu"
+
+
+def device_holds(dtype: Any) -> bool:
+    """Whether device (cupy) arrays can hold elements of ``dtype``: numbers and booleans,
+    not strings, Python objects or structured records."""
+    dtype = np.dtype(dtype)
+    return not (dtype.hasobject or dtype.kind in "SUV")
 
 
 def is_device_array(value: Any) -> bool:

@@ -29,6 +29,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from cuzarr.array import Array
+from cuzarr.buffers import to_host
 from cuzarr.config import config
 from cuzarr.errors import ContainsNodeError, MetadataError
 from cuzarr.group import Group
@@ -207,7 +208,7 @@ def copy_data(source: Array, target: Array, *, progress: bool = False, label: st
     skip_empty = not config["write_empty_chunks"]
     bar = ProgressBar(label, sum(_nbytes(r, target.dtype) for r in regions), enabled=progress)
     for region in regions:
-        data = source[region]
+        data = to_host(source[region])  # a source read on the device: encoded on the host
         if not (skip_empty and chunk_is_fill(np.asarray(data), target.fill_value)):
             target[region] = data
         bar.update(_nbytes(region, target.dtype))

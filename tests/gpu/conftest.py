@@ -42,6 +42,16 @@ def _skip_reason() -> str | None:
 SKIP_REASON = _skip_reason()
 
 
+@pytest.fixture(autouse=True)
+def cpu_by_default():
+    """Arrays are made and read back on the CPU (the reference) unless a test opens them
+    with device="gpu" or "auto": on a GPU machine, "auto" would be the GPU."""
+    import cuzarr
+
+    with cuzarr.config.set(device="cpu"):
+        yield
+
+
 def pytest_collection_modifyitems(config, items):
     if SKIP_REASON is None:
         return

@@ -219,3 +219,17 @@ def test_kernels_on_the_device():
     )
     want = [crc32c_package.crc32c(host[o : o + n].tobytes()) for o, n in zip(offsets, sizes)]
     assert cupy.asnumpy(out).tolist() == want
+
+
+def test_auto_picks_the_gpu_after_the_device_check(tmp_path):
+    """The device check behind device="auto" passes here (every codec family, memory
+    and local files), so "auto" reads on the GPU; strings stay on the CPU."""
+    from cuzarr.pipeline import device_check
+
+    device_check._checked.cache_clear()
+    assert device_check.compare_device_reads() is None
+    a = cuzarr.create_array(str(tmp_path / "a"), shape=SHAPE, chunks=CHUNKS, dtype="<u2",
+                            data=data_for("<u2"), device="auto")  # fmt: skip
+    assert a.device == "gpu"
+    s = cuzarr.create_array({}, shape=(2,), dtype=str, device="auto")
+    assert s.device == "cpu"

@@ -23,7 +23,7 @@ pytest.importorskip("numba")
 import cuzarr  # noqa: E402
 from cuzarr import indexing  # noqa: E402
 from cuzarr.errors import ChecksumError, CorruptChunkError, UnsupportedError  # noqa: E402
-from cuzarr.pipeline import device  # noqa: E402
+from cuzarr.pipeline import device, device_check  # noqa: E402
 from cuzarr.pipeline import device_plan as dp  # noqa: E402
 
 DECODERS = {  # what nvCOMP's RAW decoders do, on the CPU
@@ -336,6 +336,14 @@ def cpu_device(monkeypatch):
     monkeypatch.setitem(device.BACKEND, "wrap", lambda out: out)
     monkeypatch.setitem(device.BACKEND, "new", lambda shape, dtype: np.full(shape, 77, dtype))
     monkeypatch.setitem(device.BACKEND, "upload", np.array)
+    device_check._checked.cache_clear()  # "auto" checks the (stand-in) device afresh
+    # smaller arrays for the check: the simulator runs kernels a thread at a time
+    monkeypatch.setattr(device_check, "SHAPE", (20, 30))
+    monkeypatch.setattr(device_check, "CHUNKS", (8, 12))
+    monkeypatch.setattr(device_check, "DTYPES", ("<u2",))
+    with cuzarr.config.set(device="cpu"):  # arrays made to be read back: on the CPU
+        yield
+    device_check._checked.cache_clear()
 
 
 def test_array_reads_on_the_device(tmp_path, cpu_device):
@@ -343,7 +351,7 @@ def test_array_reads_on_the_device(tmp_path, cpu_device):
                         dtype=DATA.dtype, data=DATA, **CODECS["sharded"])  # fmt: skip
     a = cuzarr.open_array(str(tmp_path / "a"), device="gpu")
     assert a.device == "gpu"
-    assert cuzarr.open_array(str(tmp_path / "a")).device == "cpu"  # "auto": see buffers.py
+    assert cuzarr.open_array(str(tmp_path / "a"), device="auto").device == "gpu"  # checked
     np.testing.assert_array_equal(a[:], DATA)
     np.testing.assert_array_equal(a[3:17:2, ::-5], DATA[3:17:2, ::-5])
     assert device._reader(a._io).ordered_reads == 2  # each read waits for the caller's stream
@@ -438,3 +446,48 @@ def test_nvcomp_scratch_comes_from_the_pool_of_nvcomps_stream():
                                                             alloc=alloc))  # fmt: skip
     memory = device._scratch_allocator(cupy)(4096, types.SimpleNamespace(ptr=0xABC))
     assert (memory.nbytes, memory.stream, current[0]) == (4096, 0xABC, 0)
+
+
+# -- device="auto": the device check -----------------------------------------------------
+
+
+def test_auto_stays_on_the_cpu_when_device_reads_differ(cpu_device, monkeypatch, caplog):
+    class Corrupting(CpuReader):  # a device decoder that gets one byte wrong
+        def _nvcomp_decode(self, algorithm, src, src_offsets, lengths, dst, dst_offsets, sizes):
+            got = super()._nvcomp_decode(algorithm, src, src_offsets, lengths, dst,
+                                         dst_offsets, sizes)  # fmt: skip
+            dst[dst_offsets[0]] ^= 1
+            return got
+
+    monkeypatch.setitem(device.BACKEND, "reader", Corrupting)
+    with caplog.at_level("WARNING", logger="cuzarr.pipeline.device_check"):
+        a = cuzarr.create_array({}, shape=(8,), chunks=(4,), dtype="u1", data=np.arange(8),
+                                device="auto")  # fmt: skip
+    assert a.device == "cpu"
+    assert "zstd <u2 (memory): the device read differs" in caplog.text
+    assert cuzarr.open_array(a.store, device="gpu").device == "gpu"  # asked for: no check
+    np.testing.assert_array_equal(a[:], np.arange(8))
+
+
+def test_auto_stays_on_the_cpu_when_the_device_fails(cpu_device, monkeypatch, caplog):
+    class Failing(CpuReader):
+        def _open_device(self):
+            raise RuntimeError("cudaErrorNoKernelImageForDevice")
+
+    monkeypatch.setitem(device.BACKEND, "reader", Failing)
+    with caplog.at_level("WARNING", logger="cuzarr.pipeline.device_check"):
+        a = cuzarr.create_array({}, shape=(8,), chunks=(4,), dtype="u1", device="auto")
+    assert a.device == "cpu"
+    assert "RuntimeError: cudaErrorNoKernelImageForDevice" in caplog.text
+
+
+def test_auto_checks_nothing_without_the_gpu_libraries(monkeypatch):
+    from cuzarr import buffers
+
+    def fail():
+        raise AssertionError("the device check ran")
+
+    monkeypatch.setattr(buffers, "gpu_unavailable_reason", lambda: "cupy is not installed")
+    monkeypatch.setattr(device_check, "compare_device_reads", fail)
+    device_check._checked.cache_clear()
+    assert cuzarr.create_array({}, shape=(8,), chunks=(4,), dtype="u1").device == "cpu"

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from cuzarr.buffers import device_holds
 from cuzarr.codecs import blosc_plan as bp
 from cuzarr.codecs.base import ChunkSpec
 from cuzarr.config import config
@@ -640,7 +641,7 @@ def read_selection(io: Any, sel: Any, out: Any) -> Any:
     """``Array`` reads on the device: a new device array (cupy), or ``out`` (any device
     array) filled."""
     dtype = io.metadata.dtype
-    if dtype.hasobject or dtype.kind in "SUV":
+    if not device_holds(dtype):
         raise UnsupportedError(f"device arrays hold numbers and booleans, not {dtype}")
     if out is None:
         result = BACKEND["new"](sel.out_shape, dtype)
