@@ -38,7 +38,10 @@ class Array(Node):
         self._path = path.strip("/")
         self._metadata = metadata
         self._read_only = read_only or store.read_only
-        self._device = resolve_device(device, metadata.dtype)
+        # What was asked for, resolved on every read: a process forked from this one after
+        # CUDA was set up cannot use the GPU, and "auto" then means the CPU there.
+        self._requested_device = device or config["device"]
+        resolve_device(self._requested_device, metadata.dtype)  # an unusable "gpu": now
         self._write_empty_chunks = write_empty_chunks
         self._io = make_chunk_io(store, node_prefix(self._path), metadata)
 
@@ -98,7 +101,8 @@ class Array(Node):
 
     @property
     def device(self) -> str:
-        return self._device
+        """``"cpu"`` or ``"gpu"``: where reads decode and what they return."""
+        return resolve_device(self._requested_device, self.dtype)
 
     @property
     def cdata_shape(self) -> tuple[int, ...]:
@@ -160,7 +164,7 @@ class Array(Node):
         return _VIndex(self)
 
     def _read(self, sel: indexing.Selection, out: Any) -> Any:
-        if self._device == "gpu":
+        if self.device == "gpu":
             from cuzarr.pipeline.device import read_selection
 
             return read_selection(self._io, sel, out)

@@ -6,6 +6,7 @@ Importing cuzarr never imports cupy; the device is probed only when asked for.
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any
 
 import numpy as np
@@ -13,16 +14,40 @@ import numpy as np
 from cuzarr.config import config
 from cuzarr.errors import DeviceUnavailableError
 
+# CUDA does not survive fork(): a child forked after its parent set CUDA up cannot use
+# the device (data-loader workers are often forked). There "auto" means the CPU.
+_cuda_probed = False  # this process has asked CUDA for its devices
+_forked_after_cuda = False
+FORKED_AFTER_CUDA = (
+    "this process was forked after CUDA was set up in its parent, and CUDA does not "
+    "survive fork() (start worker processes with the 'spawn' or 'forkserver' method)"
+)
 
-@functools.cache
+
+def _after_fork_in_child() -> None:
+    global _forked_after_cuda
+    _forked_after_cuda = _forked_after_cuda or _cuda_probed
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def gpu_unavailable_reason() -> str | None:
     """None when the device backend can run here, else what is missing."""
+    return FORKED_AFTER_CUDA if _forked_after_cuda else _probe()
+
+
+@functools.cache
+def _probe() -> str | None:
+    global _cuda_probed
     try:
         import cupy
     except ImportError:
         return "cupy is not installed (pip install 'cuzarr[gpu]')"
     try:
-        if cupy.cuda.runtime.getDeviceCount() < 1:
+        count = cupy.cuda.runtime.getDeviceCount()
+        _cuda_probed = True
+        if count < 1:
             return "cupy sees no CUDA device"
     except Exception as e:  # no driver, no device, a driver too old for the runtime ...
         return f"cupy cannot use a CUDA device ({type(e).__name__}: {e})"

@@ -491,3 +491,35 @@ def test_auto_checks_nothing_without_the_gpu_libraries(monkeypatch):
     monkeypatch.setattr(device_check, "compare_device_reads", fail)
     device_check._checked.cache_clear()
     assert cuzarr.create_array({}, shape=(8,), chunks=(4,), dtype="u1").device == "cpu"
+
+
+def test_a_process_forked_after_cuda_was_set_up_reads_on_the_cpu(monkeypatch):
+    """Data-loader workers are often forked, and CUDA does not survive fork(): there
+    "auto" arrays read on the CPU, and "gpu" ones say why they cannot."""
+    from cuzarr import buffers
+    from cuzarr.errors import DeviceUnavailableError
+
+    monkeypatch.setattr(buffers, "_probe", lambda: None)  # the GPU libraries are here,
+    monkeypatch.setattr(buffers, "_cuda_probed", True)  # CUDA was asked for its devices
+    monkeypatch.setattr(device_check, "_checked", lambda: None)  # and the check passed
+    a = cuzarr.create_array({}, shape=(8,), chunks=(4,), dtype="u1", data=np.arange(8),
+                            device="auto")  # fmt: skip
+    g = cuzarr.open_array(a.store, device="gpu")
+    assert (a.device, g.device) == ("gpu", "gpu")
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit status
+        status = 0
+        try:
+            status |= 1 if a.device != "cpu" else 0
+            status |= 2 if not np.array_equal(a[:], np.arange(8)) else 0
+            try:
+                g[:]
+                status |= 4
+            except DeviceUnavailableError as e:
+                status |= 0 if "forked after CUDA" in str(e) else 8
+        except BaseException:
+            status = 16
+        os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert a.device == "gpu"  # the parent is unchanged
