@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -39,10 +39,10 @@ class ChunkSpec:
     # The part of the chunk inside the array (None: all of it). Formats that store edge
     # chunks truncated (N5) need it; everything else ignores it.
     extent: tuple[int, ...] | None = None
+    nbytes: int = field(init=False, repr=False, compare=False)  # asked for on every chunk
 
-    @property
-    def nbytes(self) -> int:
-        return math.prod(self.shape) * self.dtype.itemsize
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "nbytes", math.prod(self.shape) * self.dtype.itemsize)
 
 
 class Codec:

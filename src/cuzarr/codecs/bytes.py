@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -45,6 +45,7 @@ def _stored_dtype(endian: str | None, dtype: np.dtype) -> np.dtype:
 @dataclass(frozen=True)
 class BytesCodec(ArrayBytesCodec):
     endian: str | None = None
+    _memo: ClassVar[tuple | None] = None  # per instance once set (see decode_chunk)
 
     def __post_init__(self) -> None:
         if self.endian not in ("little", "big", None):
@@ -83,9 +84,16 @@ class BytesCodec(ArrayBytesCodec):
                 f"bytes codec: chunk has {len(view)} bytes, expected {spec.nbytes} "
                 f"for shape {spec.shape} of {spec.dtype}"
             )
-        stored = _stored_dtype(self.endian, spec.dtype)
-        arr = np.frombuffer(view, stored).reshape(spec.shape)
-        return arr if stored is spec.dtype or stored == spec.dtype else arr.astype(spec.dtype)
+        # (dtype, stored dtype, whether they are equal) of the last chunk: hashing and
+        # comparing dtypes costs more than the rest of this call, and an array's chunks
+        # all share one dtype object.
+        memo = self._memo
+        if memo is None or memo[0] is not spec.dtype:
+            stored = _stored_dtype(self.endian, spec.dtype)
+            memo = (spec.dtype, stored, stored == spec.dtype)
+            object.__setattr__(self, "_memo", memo)  # one tuple: safe across threads
+        arr = np.frombuffer(view, memo[1]).reshape(spec.shape)
+        return arr if memo[2] else arr.astype(spec.dtype)
 
     def encode_chunk(self, data: np.ndarray, spec: ChunkSpec) -> np.ndarray:
         arr = np.ascontiguousarray(data, dtype=self.stored_dtype(spec.dtype))
