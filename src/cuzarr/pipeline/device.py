@@ -14,9 +14,9 @@ Per batch, on one CUDA stream:
    local files straight into it by kvikio when the chain lets the device find the RAW
    stream without looking at it (zstd, lz4, no compressor), one request per run of nearby
    inner chunks of a shard, streams that land misaligned for nvCOMP moved by a copy
-   kernel; otherwise fetched on the host
-   (whole chunks, or the inner chunks of shards, whose index the shard view already
-   parsed), packed into one pinned staging buffer and copied in one transfer;
+   kernel; otherwise fetched on the host (whole chunks, or the inner chunks of shards,
+   whose index the shard view already parsed), packed into one pinned staging buffer and
+   copied in one transfer;
 2. one nvCOMP batch decode per algorithm writes every chunk into one device buffer (Blosc:
    all inner streams of all chunks, grouped by inner codec, into a stage region; raw splits
    by a copy kernel; then the byte/bit unshuffle kernels);
@@ -30,6 +30,11 @@ and uploaded: counted in ``HOST_FALLBACKS`` and logged at debug level. Synchroni
 nvCOMP's ``decode`` without a precomputed configuration synchronises once per call
 (documented); each batch ends with one stream synchronisation (staging buffers are
 released, crc32c results compared). Nothing synchronises per chunk.
+
+With several batches, a helper thread prepares batch k+1 while batch k is decoded: its
+store reads on the host, or, for direct reads, its file reads into device memory (a
+buffer from a pool the batch stream does not allocate from, kept until the batch that
+decodes it has synchronised).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import threading
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -113,6 +118,17 @@ def device_chain(chain: Any, dtype: np.dtype) -> tuple[str | None, bool, int]:
     return (kinds[type(bb[0])] if bb else None), crc, (1 if native else swap)
 
 
+class Landed(NamedTuple):
+    """A batch's RAW streams read from local files into device memory (see
+    :meth:`DeviceReader.land_files`)."""
+
+    present: list[int]  # the batch's units that exist
+    dev_in: Any  # the device buffer the streams landed in
+    plan: dp.FileReads  # where each present unit's stream landed and is decoded from
+    lengths: np.ndarray  # int64: each present unit's RAW stream length
+    host: dict[int, str]  # present units for the host decoder: reason
+
+
 class DeviceReader:
     """Reads batches of chunks of one array into device memory (one per array and thread).
 
@@ -152,11 +168,19 @@ class DeviceReader:
     def _open_device(self) -> None:
         self.cupy, self.nvcomp, self.cuda = _libs()
         self.stream = self.cupy.cuda.Stream(non_blocking=True)
+        self.read_pool = self.cupy.cuda.Stream(non_blocking=True)  # allocations only
         self.nb_stream = self.cuda.external_stream(self.stream.ptr)
         self.device_array = self.cupy.ndarray
 
     def _empty(self, nbytes: int) -> Any:
         with self.stream:
+            return self.cupy.empty(max(nbytes, OUT_ALIGN), dtype=np.uint8)
+
+    def _empty_for_reads(self, nbytes: int) -> Any:
+        """A device buffer for file reads, from the pool of a stream that runs no work:
+        memory this reader's batch stream freed while its kernels may still be running
+        is never handed to reads that may run meanwhile (from another thread)."""
+        with self.read_pool:
             return self.cupy.empty(max(nbytes, OUT_ALIGN), dtype=np.uint8)
 
     def _pinned(self, nbytes: int) -> np.ndarray:
@@ -430,15 +454,18 @@ class DeviceReader:
         self._pending_crc = (computed, stored.astype(np.uint32))
 
     # -- a batch of projections ---------------------------------------------------------------
-    def fetch(self, batch: Sequence[ChunkProjection]) -> list[Any]:
+    def fetch(self, batch: Sequence[ChunkProjection]) -> Any:
         """The host side of reading a batch, which may run on another thread while the
         device decodes the previous batch: the encoded bytes of each unit (None when
-        absent) or, for direct reads, where each unit lies in its file."""
+        absent) or, for direct reads, the batch's streams landed in device memory
+        (:meth:`land_files`: file reads only, no work on the batch stream)."""
         coords = [p.chunk_coords for p in batch]
         if self.direct:
             from cuzarr.pipeline.file_ranges import local_file_ranges
 
-            return local_file_ranges(self.io, coords)
+            ranges = local_file_ranges(self.io, coords)
+            return self.land_files(ranges, [self.io.key(c) for c in coords],
+                                   [self.io.spec(c) for c in coords])  # fmt: skip
         return self.io.fetch(coords)
 
     def read_batch(self, batch: Sequence[ChunkProjection], out: Any, fetched=None) -> None:
@@ -452,7 +479,8 @@ class DeviceReader:
         self._pending_crc = None
         work, offsets = self._empty(0), np.zeros(0, np.int64)
         if self.direct:
-            present, work, offsets = self.decode_files(fetched, coords, specs, keys)
+            present = fetched.present
+            work, offsets = self.decode_landed(fetched, coords, specs, keys)
         else:
             datas = fetched
             present = [i for i, d in enumerate(datas) if d is not None]
@@ -465,28 +493,24 @@ class DeviceReader:
         scatter(self, batch, specs, chunk_offsets, work, out)
         self.finish_batch([keys[i] for i in present])
 
-    def decode_files(self, ranges, coords, specs, keys) -> tuple[list[int], Any, np.ndarray]:
-        """The direct twin of :meth:`decode` for local files, given each unit's file range:
-        (units present, work buffer, decoded offset of each present unit). The RAW streams
-        are read from the files into one device buffer; nothing of them is looked at on the
-        host, so a stream nvCOMP cannot decode to the chunk's size is fetched again and
-        decoded on the host."""
-        from cuzarr.kernels.scatter import copy_segments
-
+    def land_files(self, ranges, keys, specs) -> Landed:
+        """The RAW streams of a batch's units (``ranges``: each unit's file range, None
+        when absent) read from local files into one new device buffer, all reads in
+        flight at once, each run of nearby streams in one read. Nothing here runs on the
+        batch stream, and the buffer comes from a pool of its own, so the next batch can
+        land while this one's kernels still run."""
         present = [i for i, r in enumerate(ranges) if r is not None]
         stored = np.array([ranges[i][2] for i in present], dtype=np.int64)
         starts = np.array([ranges[i][1] for i in present], dtype=np.int64)
-        sizes = np.array([specs[i].nbytes for i in present], dtype=np.int64)
         skip = np.minimum(LEAD[self.kind], stored)  # the RAW stream starts after the framing
         lengths = stored - skip
-        host = {int(j): dp.HOST_REASONS[1] for j in np.flatnonzero(stored < LEAD[self.kind])}
         algorithm = RAW_ALGORITHM.get(self.kind)
         plan = dp.plan_file_reads(
             [ranges[i][0] for i in present], starts + skip, lengths,
             self._input_alignment(algorithm) if algorithm else 1,
             config["coalesce_max_gap"], config["coalesce_max_size"],
         )  # fmt: skip
-        dev_in = self._empty(plan.total)
+        dev_in = self._empty_for_reads(plan.total)
         for (path, offset, nbytes, _), got, items in zip(
             plan.reads, self._read_files(dev_in, plan.reads), plan.members
         ):
@@ -497,6 +521,20 @@ class DeviceReader:
                     f"{starts[j]}, but the file ends at {offset + got} (the file changed or a "
                     "shard index points past its end)"
                 )
+        short = np.flatnonzero(stored < LEAD[self.kind])
+        return Landed(present, dev_in, plan, lengths, {int(j): dp.HOST_REASONS[1] for j in short})
+
+    def decode_landed(self, landed: Landed, coords, specs, keys) -> tuple[Any, np.ndarray]:
+        """The direct twin of :meth:`decode`: (work buffer, decoded offset of each present
+        unit) from the streams :meth:`land_files` put in device memory. Nothing of them
+        is looked at on the host, so a stream nvCOMP cannot decode to the chunk's size is
+        fetched again and decoded on the host."""
+        from cuzarr.kernels.scatter import copy_segments
+
+        present, dev_in, plan, lengths = landed.present, landed.dev_in, landed.plan, landed.lengths
+        self._keep.append(dev_in)  # in use by this batch's kernels until it synchronises
+        host = dict(landed.host)
+        sizes = np.array([specs[i].nbytes for i in present], dtype=np.int64)
         moves = plan.moves()
         if len(moves):  # streams that landed where the decoder cannot read them
             self._run(copy_segments, dev_in, dev_in, plan.landed[moves], plan.src[moves],
@@ -525,7 +563,7 @@ class DeviceReader:
                     raise CorruptChunkError(f"chunk {keys[i]!r} disappeared while being read")
                 self._host(host[j], data, specs[i], keys[i], work, int(dst[j]))
         self._byteswap(work, dst, sizes, host)
-        return present, work, dst
+        return work, dst
 
     def finish_batch(self, keys: Sequence[str]) -> None:
         self._synchronize()
@@ -626,8 +664,8 @@ def read_projections_device(io: Any, projections: Sequence[ChunkProjection], out
     if len(batches) == 1:
         reader.read_batch(batches[0], out)
         return
-    # The host fetches batch k+1 (store reads, shard indexes) while batch k is uploaded,
-    # decoded and scattered: host I/O and device work overlap, one batch ahead at most.
+    # Batch k+1 is fetched (store reads; direct reads: into device memory) while batch k
+    # is uploaded, decoded and scattered: I/O and device work overlap, one batch ahead.
     with ThreadPoolExecutor(1, thread_name_prefix="cuzarr-prefetch") as ahead:
         pending = ahead.submit(reader.fetch, batches[0]) if batches else None
         for k, batch in enumerate(batches):
