@@ -160,6 +160,8 @@ def test_zlib_and_gzip_become_raw_deflate():
     assert s.algorithm == "Deflate" and not s.host.any() and (s.size == len(data)).all()
     for raw in streams_of(s, buf):
         assert zlib.decompress(raw, -15) == data
+    # packing leads: where each chunk's DEFLATE data starts
+    assert [dp.deflate_lead(c) for c in chunks] == list(s.src - offsets)
 
 
 @pytest.mark.parametrize(

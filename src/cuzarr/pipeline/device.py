@@ -343,9 +343,8 @@ class DeviceReader:
         bytes are ``work[offsets[i] : offsets[i] + specs[i].nbytes]``."""
         sizes = np.array([s.nbytes for s in specs], dtype=np.int64)
         lengths = np.array([memoryview(d).nbytes for d in datas], dtype=np.int64)
-        first = [bytes(memoryview(d).cast("B")[:1]) for d in datas]
-        # deflate: a gzip member (10-byte header, usually) or a zlib stream (2 bytes)
-        lead = [LEAD[self.kind] if self.kind in LEAD else 10 if f == b"\x1f" else 2 for f in first]
+        # where each RAW stream starts: packed so that it is aligned
+        lead = [LEAD[self.kind] if self.kind in LEAD else dp.deflate_lead(d) for d in datas]
         offsets, total = dp.pack(lengths, dp.ALIGN, lead)
         staging = self._pinned(total)
         dp.gather(staging, offsets, datas)

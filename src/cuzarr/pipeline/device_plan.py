@@ -204,6 +204,16 @@ def _gzip_header_length(buf: np.ndarray, start: int, length: int) -> int | None:
     return pos if pos + 8 <= length else None
 
 
+def deflate_lead(chunk: Any) -> int:
+    """Bytes before the DEFLATE data of one zlib stream (2) or gzip member (its header:
+    10 bytes, more with a file name, comment or extra field), for packing chunks so that
+    the data nvCOMP reads starts aligned; 2 for anything else (the planning then decides)."""
+    view = as_u8(chunk)
+    if len(view) >= 18 and view[0] == 0x1F and view[1] == 0x8B:
+        return _gzip_header_length(view, 0, len(view)) or 10
+    return 2
+
+
 def deflate_streams(buf: Any, offsets: Any, lengths: Any, expected: Any = None) -> RawStreams:
     """zlib streams (numcodecs ``zlib``) and gzip members (``gzip``) -> raw DEFLATE.
 
