@@ -550,3 +550,25 @@ def test_gzip_members_with_a_file_name_are_decoded_on_the_device():
     got, _ = device_read(a, (slice(None), slice(None)))
     np.testing.assert_array_equal(got, DATA)
     assert not device.HOST_FALLBACKS
+
+
+@pytest.mark.parametrize("align", [1, 8])
+def test_blosc_inner_streams_are_moved_only_where_nvcomp_cannot_read_them(align):
+    """Blosc's inner streams are decoded where they lie in the uploaded batch; those at
+    addresses the codec's alignment forbids are first copied to aligned slots."""
+    plans = []
+
+    class Spying(CpuReader):
+        input_alignment = align
+
+        def _plan_blosc(self, *args):
+            plans.append(super()._plan_blosc(*args))
+            return plans[-1]
+
+    a = cuzarr.create_array({}, shape=DATA.shape, chunks=(10, 16), dtype=DATA.dtype, data=DATA,
+                            **CODECS["blosc-lz4"])  # fmt: skip
+    got, _ = device_read(a, (slice(None), slice(None)), Spying(a._io))
+    np.testing.assert_array_equal(got, DATA)
+    moved = sum(len(p.moved) for p in plans)
+    assert (moved == 0) if align == 1 else (moved > 0)
+    assert all((p.at[p.live & ~p.plan.split_raw] % align == 0).all() for p in plans)

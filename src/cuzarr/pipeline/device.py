@@ -18,8 +18,10 @@ Per batch, on one CUDA stream:
    whose index the shard view already parsed), packed into one pinned staging buffer and
    copied in one transfer;
 2. one nvCOMP batch decode per algorithm writes every chunk into one device buffer (Blosc:
-   all inner streams of all chunks, grouped by inner codec, into a stage region; raw splits
-   by a copy kernel; then the byte/bit unshuffle kernels);
+   all inner streams of all chunks, grouped by inner codec, read where they lie in the
+   uploaded batch or, where misaligned for nvCOMP, from aligned slots a copy kernel fills;
+   decoded into a stage region; raw splits by a copy kernel; then the byte/bit unshuffle
+   kernels);
 3. crc32c verification and byteswap run as one kernel launch each;
 4. ``copy_boxes`` scatters every chunk into the output and fills missing chunks, in one
    launch (integer-array selections: cupy indexing per chunk).
@@ -127,6 +129,19 @@ class Landed(NamedTuple):
     plan: dp.FileReads  # where each present unit's stream landed and is decoded from
     lengths: np.ndarray  # int64: each present unit's RAW stream length
     host: dict[int, str]  # present units for the host decoder: reason
+
+
+class BloscStreams(NamedTuple):
+    """A Blosc batch planned on the host (see :meth:`DeviceReader._plan_blosc`)."""
+
+    plan: bp.BloscPlan
+    src: np.ndarray  # int64: each inner stream's start in the uploaded batch
+    length: np.ndarray  # int64: its length (raw DEFLATE for zlib streams)
+    at: np.ndarray  # int64: where nvCOMP reads it (src, or its aligned slot)
+    moved: np.ndarray  # the streams copied to an aligned slot first
+    live: np.ndarray  # bool: streams of chunks decoded on the device
+    host: dict[int, str]  # chunks for the host decoder: reason
+    spare: int  # bytes of room the slots need after the batch
 
 
 class DeviceReader:
@@ -292,8 +307,9 @@ class DeviceReader:
                 f.close()
 
     # -- helpers ---------------------------------------------------------------------------
-    def _upload(self, host: np.ndarray) -> Any:
-        dev = self._empty(len(host))
+    def _upload(self, host: np.ndarray, spare: int = 0) -> Any:
+        """``host`` copied to a new device buffer with ``spare`` bytes of room after it."""
+        dev = self._empty(len(host) + spare)
         self._copy_in(dev[: len(host)], host)
         return dev
 
@@ -349,13 +365,19 @@ class DeviceReader:
         staging = self._pinned(total)
         dp.gather(staging, offsets, datas)
         payload = lengths - (4 if self.crc else 0)
-        # Blosc uploads its repacked inner streams; the whole chunks only for crc32c.
-        dev_in = self._upload(staging) if self.crc or self.kind != "blosc" else None
+        dst, decoded_total = dp.pack(sizes, OUT_ALIGN)
+        # Blosc: the inner streams are found on the host first, to size the room after the
+        # batch for those that must be moved to aligned places on the device.
+        blosc = (
+            self._plan_blosc(staging, offsets, payload, sizes, dst)
+            if self.kind == "blosc"
+            else None
+        )
+        dev_in = self._upload(staging, spare=blosc.spare if blosc else 0)
         if self.crc:
             self._check_crc_launch(dev_in, staging, offsets, payload)
-        dst, decoded_total = dp.pack(sizes, OUT_ALIGN)
-        if self.kind == "blosc":
-            work, host = self._decode_blosc(staging, offsets, payload, sizes, dst, decoded_total)
+        if blosc is not None:
+            work, host = self._decode_blosc(blosc, dev_in, decoded_total)
         else:
             work = self._empty(decoded_total)
             host = self._decode_plain(dev_in, staging, offsets, payload, sizes, dst, work)
@@ -388,7 +410,9 @@ class DeviceReader:
         host.update({int(ok[i]): NVCOMP_FAILED for i in failed})
         return host
 
-    def _decode_blosc(self, staging, offsets, payload, sizes, dst, decoded_total):
+    def _plan_blosc(self, staging, offsets, payload, sizes, dst) -> BloscStreams:
+        """Host side of a Blosc batch: its inner streams, raw DEFLATE for zlib ones, and
+        where nvCOMP reads each (in place, or moved to an aligned slot after the batch)."""
         plan = bp.plan_blosc_batch(staging, offsets, payload, sizes, dst)
         host = {int(i): plan.fallback_reason(i) for i in plan.host_chunks()}
         src, length = plan.split_src.copy(), plan.split_len.copy()
@@ -399,31 +423,37 @@ class DeviceReader:
             for s in raw.host_chunks():
                 host.setdefault(int(plan.split_chunk[deflate[s]]), dp.HOST_REASONS[raw.host[s]])
         live = ~np.isin(plan.split_chunk, list(host))
-        # Inner streams sit at arbitrary offsets: repack them at aligned ones (host copy).
-        packed, packed_total = dp.pack(length, dp.ALIGN)
-        repacked = self._pinned(packed_total)
-        dp.gather_ranges(repacked, packed[live], staging, src[live], length[live])
-        dev_in = self._upload(repacked)
+        # Inner streams sit at arbitrary offsets: those nvCOMP cannot read where they lie
+        # get aligned slots after the batch, filled by one copy launch on the device.
+        align = np.ones(len(src), dtype=np.int64)
+        for codec, algorithm in NVCOMP.items():
+            of_codec = ~plan.split_raw & (plan.split_codec == codec)
+            if (live & of_codec).any():
+                align[of_codec] = self._input_alignment(algorithm)
+        moved = np.flatnonzero(live & ~plan.split_raw & (src % align != 0))
+        slots, spare = dp.pack(length[moved], dp.ALIGN)
+        base = -(-len(staging) // dp.ALIGN) * dp.ALIGN
+        at = src.copy()
+        at[moved] = base + slots
+        return BloscStreams(plan, src, length, at, moved, live, host, base - len(staging) + spare)
+
+    def _decode_blosc(self, b: BloscStreams, dev_in: Any, decoded_total: int):
+        from cuzarr.kernels.scatter import copy_segments
+
+        plan, length, live, host = b.plan, b.length, b.live, dict(b.host)
+        if len(b.moved):
+            self._run(copy_segments, dev_in, dev_in, b.src[b.moved], b.at[b.moved],
+                      length[b.moved], max_length=int(length[b.moved].max()))  # fmt: skip
         stage_base = -(-decoded_total // OUT_ALIGN) * OUT_ALIGN
         work = self._empty(stage_base + plan.stage_nbytes)
         split_dst = plan.split_dst + np.where(plan.split_to_stage, stage_base, 0)
         raw = np.flatnonzero(live & plan.split_raw)
-        if len(raw):
-            from cuzarr.kernels.scatter import copy_segments
-
-            longest = int(length[raw].max())
-            self._run(
-                copy_segments,
-                dev_in,
-                work,
-                packed[raw],
-                split_dst[raw],
-                length[raw],
-                max_length=longest,
-            )
+        if len(raw):  # blocks Blosc stored as they were: copied where they belong
+            self._run(copy_segments, dev_in, work, b.src[raw], split_dst[raw], length[raw],
+                      max_length=int(length[raw].max()))  # fmt: skip
         for codec, algorithm in NVCOMP.items():
             s = np.flatnonzero(live & ~plan.split_raw & (plan.split_codec == codec))
-            failed = self._nvcomp(algorithm, dev_in, packed[s], length[s], work, split_dst[s],
+            failed = self._nvcomp(algorithm, dev_in, b.at[s], length[s], work, split_dst[s],
                                   plan.split_size[s])  # fmt: skip
             for chunk in plan.split_chunk[s[failed]]:
                 host.setdefault(int(chunk), NVCOMP_FAILED)
