@@ -159,6 +159,7 @@ class DeviceReader:
         self.kind, self.crc, self.swap = device_chain(io.chain, self.dtype)
         self._keep: list[Any] = []  # host buffers in flight until the batch synchronises
         self._pending_crc: tuple[Any, np.ndarray] | None = None
+        self._alignments: dict[str, int] = {}  # nvCOMP's input alignment per algorithm
         self._open_device()
         self.direct = self._reads_files_directly()
 
@@ -231,12 +232,16 @@ class DeviceReader:
 
     def _input_alignment(self, algorithm: str) -> int:
         """The alignment nvCOMP asks of ``algorithm``'s compressed input (and output); its
-        most cautious answer when the codec cannot be made (the decode then falls back)."""
-        try:
-            return int(self._codec(algorithm).get_required_decompression_alignment())
-        except Exception as e:
-            log.debug("nvCOMP %s: no alignment known (%s)", algorithm, e)
-            return dp.ALIGN
+        most cautious answer when the codec cannot be made (the decode then falls back).
+        Asked once per reader: the prefetch thread asks too, and codecs are per thread."""
+        if algorithm not in self._alignments:
+            try:
+                align = int(self._codec(algorithm).get_required_decompression_alignment())
+            except Exception as e:
+                log.debug("nvCOMP %s: no alignment known (%s)", algorithm, e)
+                align = dp.ALIGN
+            self._alignments[algorithm] = align
+        return self._alignments[algorithm]
 
     def _nvcomp_decode(self, algorithm, src, src_offsets, lengths, dst, dst_offsets, sizes):
         """One nvCOMP batch of RAW streams ``src[src_offsets[i]:][:lengths[i]]`` decoded into
