@@ -572,3 +572,17 @@ def test_blosc_inner_streams_are_moved_only_where_nvcomp_cannot_read_them(align)
     moved = sum(len(p.moved) for p in plans)
     assert (moved == 0) if align == 1 else (moved > 0)
     assert all((p.at[p.live & ~p.plan.split_raw] % align == 0).all() for p in plans)
+
+
+def test_auto_stays_on_the_cpu_when_nvcomp_decodes_nothing(cpu_device, monkeypatch, caplog):
+    """Right results, but every chunk decoded on the host: not a usable device."""
+
+    class Refusing(CpuReader):
+        def _nvcomp_decode(self, *args):
+            raise RuntimeError("nvCOMP status 10")
+
+    monkeypatch.setitem(device.BACKEND, "reader", Refusing)
+    with caplog.at_level("WARNING", logger="cuzarr.pipeline.device_check"):
+        a = cuzarr.create_array({}, shape=(8,), chunks=(4,), dtype="u1", device="auto")
+    assert a.device == "cpu"
+    assert "zstd <u2 (memory): decoded on the host" in caplog.text

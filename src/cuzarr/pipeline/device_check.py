@@ -1,6 +1,7 @@
 """Whether ``device="auto"`` may read on the GPU here: small arrays, one per codec family
 the device path decodes, are written and read on the CPU, read again on the device, and
-"auto" takes the GPU only when every device read equals the CPU's.
+"auto" takes the GPU only when every device read equals the CPU's and no chunk had to
+fall back to the host decoder (nvCOMP refusing everything would be correct, but slow).
 
 The device path's parts are tested on the CPU (kernels under numba's simulator, the
 orchestration with CPU stand-ins) and on a GPU by ``tests/gpu``; but the driver, the
@@ -55,10 +56,11 @@ def _data(dtype: str) -> np.ndarray:
 
 
 def compare_device_reads() -> str | None:
-    """None when every device read equals the CPU read, else the first difference or
-    error, named."""
+    """None when every device read equals the CPU read and no chunk had to be decoded on
+    the host, else the first difference or error, named."""
     import cuzarr
     from cuzarr.buffers import to_host
+    from cuzarr.pipeline.device import HOST_FALLBACKS
     from cuzarr.stores.memory import MemoryStore
 
     with tempfile.TemporaryDirectory(prefix="cuzarr-device-check-") as tmp:
@@ -69,6 +71,7 @@ def compare_device_reads() -> str | None:
                 # straight into device memory where the codecs allow)
                 for store in (MemoryStore(), f"{tmp}/{name}-{dtype[1:]}"):
                     where = "memory" if isinstance(store, MemoryStore) else "local files"
+                    before = HOST_FALLBACKS.copy()
                     try:
                         a = cuzarr.create_array(store, shape=SHAPE, chunks=CHUNKS, dtype=dtype,
                                                 data=data, device="cpu", **codecs)  # fmt: skip
@@ -79,6 +82,9 @@ def compare_device_reads() -> str | None:
                                 return f"{name} {dtype} ({where}): the device read differs"
                     except Exception as e:
                         return f"{name} {dtype} ({where}): {type(e).__name__}: {e}"
+                    # correct, but not by the device: nvCOMP cannot decode here
+                    if fallbacks := HOST_FALLBACKS - before:
+                        return f"{name} {dtype} ({where}): decoded on the host ({dict(fallbacks)})"
     return None
 
 
