@@ -15,7 +15,8 @@ size=${2:-1}
 crops=${3:-128}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
-# Stop early, saying why, when cuzarr cannot import or sees no usable device.
+# Stop early, saying why, when cuzarr cannot import or sees no usable device. Each step
+# has a time limit (4 and 5 minutes), which keeps the whole script under 10 minutes.
 python3 - <<'PY' 2>&1 | tee "$out/preflight.log"
 import sys
 import cuzarr
@@ -26,10 +27,10 @@ sys.exit(1 if reason else 0)
 PY
 [ "${PIPESTATUS[0]}" = 0 ] || exit 1
 status=0
-timeout 300 python3 -m pytest -q -p no:cacheprovider -rs "$here/../tests/gpu" \
+timeout 240 python3 -m pytest -q -p no:cacheprovider -rs "$here/../tests/gpu" \
   >"$out/pytest-gpu.log" 2>&1 || status=1
 tail -n 25 "$out/pytest-gpu.log"
-timeout 420 python3 "$here/gpu_read.py" --size-gib "$size" --crops "$crops" --repeats 3 \
+timeout 300 python3 "$here/gpu_read.py" --size-gib "$size" --crops "$crops" --repeats 3 \
   --data "${TMPDIR:-/tmp}/cuzarr-gpu-data" --out "$out/gpu-read.md" 2>"$out/gpu-read.log" || status=1
 tail -n 40 "$out/gpu-read.log"
 cat "$out/gpu-read.md" 2>/dev/null
