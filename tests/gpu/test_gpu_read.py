@@ -118,6 +118,8 @@ def test_out_cupy_and_torch():
     t = torch.zeros(SHAPE, dtype=torch.float32, device="cuda")
     gpu_read(a, (slice(None), slice(None)), out=t)
     np.testing.assert_array_equal(t.cpu().numpy(), data_for("<f4"))
+    with pytest.raises(cuzarr.errors.IndexingError, match="host memory"):
+        gpu_read(a, (slice(None), slice(None)), out=np.zeros(SHAPE, "<f4"))
 
 
 @pytest.mark.parametrize("library", ["cupy", "torch"])

@@ -586,3 +586,10 @@ def test_auto_stays_on_the_cpu_when_nvcomp_decodes_nothing(cpu_device, monkeypat
         a = cuzarr.create_array({}, shape=(8,), chunks=(4,), dtype="u1", device="auto")
     assert a.device == "cpu"
     assert "zstd <u2 (memory): decoded on the host" in caplog.text
+
+
+def test_a_host_out_for_a_gpu_array_is_refused_clearly():
+    from cuzarr.errors import IndexingError
+
+    with pytest.raises(IndexingError, match="ndarray in host memory.*device='cpu'"):
+        device.as_device_array(np.zeros(3))

@@ -51,11 +51,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from cuzarr.buffers import device_holds
+from cuzarr.buffers import device_holds, is_device_array
 from cuzarr.codecs import blosc_plan as bp
 from cuzarr.codecs.base import ChunkSpec
 from cuzarr.config import config
-from cuzarr.errors import ChecksumError, CorruptChunkError, UnsupportedError
+from cuzarr.errors import ChecksumError, CorruptChunkError, IndexingError, UnsupportedError
 from cuzarr.indexing import ChunkProjection
 from cuzarr.pipeline import device_plan as dp
 
@@ -647,18 +647,21 @@ def scatter(reader: DeviceReader, batch, specs, chunk_offsets, work, out) -> Non
 
 
 def as_device_array(obj: Any) -> Any:
-    """A cupy view of a device array: cupy, any ``__cuda_array_interface__`` or
-    ``__dlpack__`` object (a torch CUDA tensor)."""
+    """A cupy view of a device array: cupy, any ``__cuda_array_interface__`` or CUDA
+    ``__dlpack__`` object (a torch CUDA tensor); IndexingError for anything else (a numpy
+    array, say: host memory)."""
+    if not is_device_array(obj):
+        raise IndexingError(
+            f"out= is a {type(obj).__name__} in host memory, but this array reads on the GPU: "
+            "pass a device array (cupy, a torch CUDA tensor, any CUDA array interface or "
+            "DLPack CUDA array), or open the array with device='cpu'"
+        )
     cupy = _libs()[0]
     if isinstance(obj, cupy.ndarray):
         return obj
     if hasattr(obj, "__cuda_array_interface__"):
         return cupy.asarray(obj)
-    if hasattr(obj, "__dlpack__"):
-        return cupy.from_dlpack(obj)
-    raise TypeError(
-        f"out= must be a device array (cupy, CUDA array interface or DLPack), not {type(obj)}"
-    )
+    return cupy.from_dlpack(obj)
 
 
 def new_device_array(shape: tuple[int, ...], dtype: np.dtype) -> Any:
