@@ -484,3 +484,22 @@ def test_an_unchanged_local_shard_keeps_its_cached_index(tmp_path):
     assert first == 2  # the index, then the inner chunk
     np.testing.assert_array_equal(a[16:24], np.arange(16, 24))
     assert CountingLocal.ranges == first + 1  # the inner chunk only
+
+
+@pytest.mark.parametrize("where", ["folder", "memory"])
+def test_sharded_arrays_pickle_for_worker_processes(tmp_path, where):
+    """Data-loader workers and Dask processes receive arrays pickled: a sharded array
+    travels without its index cache or lock and reads and writes the same data."""
+    import pickle
+
+    store = MemoryStore() if where == "memory" else str(tmp_path / "p.zarr")
+    data = np.arange(64 * 48, dtype="<u2").reshape(64, 48)
+    a = cuzarr.create_array(store, shape=data.shape, chunks=(8, 8), shards=(32, 24),
+                            dtype=data.dtype, data=data)  # fmt: skip
+    np.testing.assert_array_equal(a[3:40, 5:30], data[3:40, 5:30])  # indexes cached
+    b = pickle.loads(pickle.dumps(a))
+    assert b._io._index == {} and b._io._lock is not a._io._lock
+    np.testing.assert_array_equal(b[...], data)
+    b[1:3, 1:3] = 0
+    if where == "folder":  # the same files
+        np.testing.assert_array_equal(a[1:3, 1:3], 0)

@@ -57,6 +57,18 @@ class ShardIO(ChunkIO):
         self._index: OrderedDict[str, ShardIndex] = OrderedDict()
         self._lock = threading.Lock()
 
+    # Arrays travel to data-loader workers and Dask processes pickled: the copy starts
+    # with an empty index cache and a lock of its own.
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"], state["_index"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._index = OrderedDict()
+        self._lock = threading.Lock()
+
     # -- the unit grid --------------------------------------------------------------------
     @property
     def unit_shape(self) -> tuple[int, ...]:
