@@ -397,7 +397,7 @@ def test_batches_are_fetched_one_ahead(tmp_path, cpu_device):
             np.testing.assert_array_equal(a[:], DATA)
             np.testing.assert_array_equal(a[1:20:3, ::-7], DATA[1:20:3, ::-7])
         if name != "blosc-lz4":  # read straight from the files: batch k+1 lands meanwhile
-            assert "cuzarr-prefetch" in device._reader(a._io).read_threads
+            assert "device-prefetch" in device._reader(a._io).read_threads
     (tmp_path / "zstd" / "c" / "2" / "1").write_bytes(b"\x28\xb5\x2f\xfd garbage")
     a = cuzarr.open_array(str(tmp_path / "zstd"), device="gpu")
     with cuzarr.config.set(batch_chunks=2), pytest.raises(CorruptChunkError, match="c/2/1"):

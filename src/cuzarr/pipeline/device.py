@@ -703,7 +703,9 @@ def read_projections_device(io: Any, projections: Sequence[ChunkProjection], out
         return
     # Batch k+1 is fetched (store reads; direct reads: into device memory) while batch k
     # is uploaded, decoded and scattered: I/O and device work overlap, one batch ahead.
-    with ThreadPoolExecutor(1, thread_name_prefix="cuzarr-prefetch") as ahead:
+    # Not named "cuzarr...": the pool's threads run nested maps inline, this one may use the
+    # pool (the store reads of a big batch).
+    with ThreadPoolExecutor(1, thread_name_prefix="device-prefetch") as ahead:
         pending = ahead.submit(reader.fetch, batches[0]) if batches else None
         for k, batch in enumerate(batches):
             fetched = pending.result()
