@@ -503,3 +503,22 @@ def test_sharded_arrays_pickle_for_worker_processes(tmp_path, where):
     b[1:3, 1:3] = 0
     if where == "folder":  # the same files
         np.testing.assert_array_equal(a[1:3, 1:3], 0)
+
+
+@pytest.mark.parametrize("where", ["memory", "folder"])
+def test_two_handles_on_one_array_never_read_through_a_stale_index(tmp_path, where):
+    """One handle caches a shard's index; the other rewrites the shard so that its inner
+    chunks move; the first must read the new data, also on stores that cannot tell a
+    shard's version (memory, fsspec, zip)."""
+    store = MemoryStore() if where == "memory" else str(tmp_path / "s.zarr")
+    a = cuzarr.create_array(store, shape=(64,), chunks=(8,), shards=(64,), dtype="u1",
+                            fill_value=0, compressors=None)  # fmt: skip
+    a[:] = np.arange(64)
+    b = cuzarr.open_array(a.store, mode="r+")
+    np.testing.assert_array_equal(a[8:16], np.arange(8, 16))  # a caches the index
+    b[0:8] = 0  # inner chunk 0 becomes empty: every other inner chunk moves
+    b[20:30] = 200
+    want = np.arange(64)
+    want[0:8], want[20:30] = 0, 200
+    np.testing.assert_array_equal(a[8:40], want[8:40])
+    np.testing.assert_array_equal(a[:], want)

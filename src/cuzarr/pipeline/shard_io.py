@@ -11,13 +11,16 @@ with no data is deleted.
 
 The index cache belongs to the Array object. A cached index is used only while the store
 says its shard is unchanged (``Store.version``: local files are checked with a stat, so
-shards another process rewrote are seen at once); stores that cannot tell cheaply
-(fsspec, zip) keep indexes until the array is reopened or the shard is written through
-it.
+shards another process rewrote are seen at once). Stores that cannot tell cheaply
+(memory, fsspec, zip) rely on the array's write epoch instead: every shard write in this
+process, through any handle on the array, starts a new epoch, and indexes cached under an
+older one are read again. Writes by other processes to such stores are seen only after
+the array is reopened.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections import OrderedDict, defaultdict
@@ -38,6 +41,10 @@ from cuzarr.pipeline.coalesce import coalesce
 from cuzarr.stores.base import ByteRange, Store
 
 INDEX_CACHE_SHARDS = 4096
+# Array (named by its metadata document's object name) -> the number of its latest shard
+# write in this process, for stores without versions. Bounded by the arrays written.
+_write_epochs: dict[str, int] = {}
+_epochs = itertools.count(1)
 
 
 class ShardIO(ChunkIO):
@@ -56,6 +63,7 @@ class ShardIO(ChunkIO):
         self.dims = RegularChunkGrid(self.codec.chunk_shape).dims(metadata.shape)
         self._index: OrderedDict[str, ShardIndex] = OrderedDict()
         self._lock = threading.Lock()
+        self._array_name = store.object_name(prefix + "zarr.json")
 
     # Arrays travel to data-loader workers and Dask processes pickled: the copy starts
     # with an empty index cache and a lock of its own.
@@ -114,13 +122,19 @@ class ShardIO(ChunkIO):
         if entry is None:
             return None
         index, version = entry
-        if version != self.store.version(key):  # the shard was rewritten or removed
+        if version != self._version(key):  # the shard was rewritten or removed
             self._remember(key, None)
             return None
         with self._lock:
             if key in self._index:
                 self._index.move_to_end(key)
         return index
+
+    def _version(self, key: str) -> Any:
+        """What a cached index of shard ``key`` is checked against: the store's version
+        of the shard, or, where the store has none, the array's write epoch."""
+        version = self.store.version(key)
+        return ("epoch", _write_epochs.get(self._array_name, 0)) if version is None else version
 
     def _remember(self, key: str, index: ShardIndex | None, version: Any = None) -> None:
         """Cache ``index`` with the shard's version taken *before* it was read (a
@@ -150,7 +164,7 @@ class ShardIO(ChunkIO):
         found: dict[str, ShardIndex | None] = {k: self._cached(k) for k in keys}
         wanted = [k for k, v in found.items() if v is None]
         if wanted:
-            versions = [self.store.version(k) for k in wanted]
+            versions = [self._version(k) for k in wanted]
             start, stop = self.codec.index_range(self.shard_shape)
             datas = self.store.get_ranges([(k, ByteRange(start, stop)) for k in wanted])
             for key, version, data in zip(wanted, versions, datas):
@@ -170,7 +184,7 @@ class ShardIO(ChunkIO):
         # key -> (slot, flat); each shard's key built once, not once per inner chunk.
         wanted = {self.shard_key(shard): items for shard, items in by_shard.items()}
         whole = [k for k, items in wanted.items() if len({f for _, f in items}) == self.n_inner]
-        versions = [self.store.version(k) for k in whole]
+        versions = [self._version(k) for k in whole]
         for key, version, data in zip(whole, versions, self.store.get_many(whole)):
             if data is not None:
                 view, index = self._parse_whole(key, data, version)
@@ -292,3 +306,6 @@ class ShardIO(ChunkIO):
                 self._remember(key, None)
             for key in deletes:
                 self._remember(key, None)
+            # After the store call: a read that took the old epoch meanwhile and cached
+            # an index read before the write sees a newer epoch at its next use.
+            _write_epochs[self._array_name] = next(_epochs)
