@@ -138,10 +138,14 @@ class BloscStreams(NamedTuple):
     src: np.ndarray  # int64: each inner stream's start in the uploaded batch
     length: np.ndarray  # int64: its length (raw DEFLATE for zlib streams)
     at: np.ndarray  # int64: where nvCOMP reads it (src, or its aligned slot)
-    moved: np.ndarray  # the streams copied to an aligned slot first
     live: np.ndarray  # bool: streams of chunks decoded on the device
     host: dict[int, str]  # chunks for the host decoder: reason
     spare: int  # bytes of room the slots need after the batch
+
+    @property
+    def moved(self) -> np.ndarray:
+        """The streams copied to an aligned slot first."""
+        return np.flatnonzero(self.at != self.src)
 
 
 class DeviceReader:
@@ -348,6 +352,16 @@ class DeviceReader:
         flat = np.ascontiguousarray(chunk).reshape(-1).view(np.uint8)
         self._copy_in(work[at : at + len(flat)], flat)
 
+    def _move_streams(self, buf: Any, src: np.ndarray, at: np.ndarray, lengths: np.ndarray):
+        """Copy, in one launch, the streams of ``buf`` that lie where the decoder cannot
+        read them (``src``) to their aligned slots (``at``, see ``dp.aligned_slots``)."""
+        from cuzarr.kernels.scatter import copy_segments
+
+        moved = np.flatnonzero(at != src)
+        if len(moved):
+            self._run(copy_segments, buf, buf, src[moved], at[moved], lengths[moved],
+                      max_length=int(lengths[moved].max()))  # fmt: skip
+
     def _byteswap(self, work: Any, dst: np.ndarray, sizes: np.ndarray, host: dict) -> None:
         """Big-endian chunks decoded on the device to native order, in one launch."""
         device = np.array([i for i in range(len(dst)) if i not in host], dtype=np.int64)
@@ -430,25 +444,19 @@ class DeviceReader:
         live = ~np.isin(plan.split_chunk, list(host))
         # Inner streams sit at arbitrary offsets: those nvCOMP cannot read where they lie
         # get aligned slots after the batch, filled by one copy launch on the device.
-        align = np.ones(len(src), dtype=np.int64)
+        align = np.ones(len(src), dtype=np.int64)  # raw splits are copied, not decoded
         for codec, algorithm in NVCOMP.items():
-            of_codec = ~plan.split_raw & (plan.split_codec == codec)
-            if (live & of_codec).any():
-                align[of_codec] = self._input_alignment(algorithm)
-        moved = np.flatnonzero(live & ~plan.split_raw & (src % align != 0))
-        slots, spare = dp.pack(length[moved], dp.ALIGN)
-        base = -(-len(staging) // dp.ALIGN) * dp.ALIGN
-        at = src.copy()
-        at[moved] = base + slots
-        return BloscStreams(plan, src, length, at, moved, live, host, base - len(staging) + spare)
+            decoded = live & ~plan.split_raw & (plan.split_codec == codec)
+            if decoded.any():
+                align[decoded] = self._input_alignment(algorithm)
+        at, spare = dp.aligned_slots(src, length, align, len(staging))
+        return BloscStreams(plan, src, length, at, live, host, spare)
 
     def _decode_blosc(self, b: BloscStreams, dev_in: Any, decoded_total: int):
         from cuzarr.kernels.scatter import copy_segments
 
         plan, length, live, host = b.plan, b.length, b.live, dict(b.host)
-        if len(b.moved):
-            self._run(copy_segments, dev_in, dev_in, b.src[b.moved], b.at[b.moved],
-                      length[b.moved], max_length=int(length[b.moved].max()))  # fmt: skip
+        self._move_streams(dev_in, b.src, b.at, length)
         stage_base = -(-decoded_total // OUT_ALIGN) * OUT_ALIGN
         work = self._empty(stage_base + plan.stage_nbytes)
         split_dst = plan.split_dst + np.where(plan.split_to_stage, stage_base, 0)
@@ -497,9 +505,7 @@ class DeviceReader:
         if self.direct:
             from cuzarr.pipeline.file_ranges import local_file_ranges
 
-            ranges = local_file_ranges(self.io, coords)
-            return self.land_files(ranges, [self.io.key(c) for c in coords],
-                                   [self.io.spec(c) for c in coords])  # fmt: skip
+            return self.land_files(local_file_ranges(self.io, coords), coords)
         return self.io.fetch(coords)
 
     def read_batch(self, batch: Sequence[ChunkProjection], out: Any, fetched=None) -> None:
@@ -527,9 +533,9 @@ class DeviceReader:
         scatter(self, batch, specs, chunk_offsets, work, out)
         self.finish_batch([keys[i] for i in present])
 
-    def land_files(self, ranges, keys, specs) -> Landed:
-        """The RAW streams of a batch's units (``ranges``: each unit's file range, None
-        when absent) read from local files into one new device buffer, all reads in
+    def land_files(self, ranges, coords) -> Landed:
+        """The RAW streams of a batch's units (``coords``; ``ranges``: each unit's file
+        range, None when absent) read from local files into one new device buffer, all reads in
         flight at once, each run of nearby streams in one read. Nothing here runs on the
         batch stream, and the buffer comes from a pool of its own, so the next batch can
         land while this one's kernels still run."""
@@ -551,7 +557,7 @@ class DeviceReader:
             if got < nbytes:
                 j = int(items[np.argmax(starts[items] + stored[items] > offset + got)])
                 raise CorruptChunkError(
-                    f"chunk {keys[present[j]]!r}: {stored[j]} bytes expected in {path} at offset "
+                    f"chunk {self.io.key(coords[present[j]])!r}: {stored[j]} bytes expected in {path} at offset "
                     f"{starts[j]}, but the file ends at {offset + got} (the file changed or a "
                     "shard index points past its end)"
                 )
@@ -569,10 +575,7 @@ class DeviceReader:
         self._keep.append(dev_in)  # in use by this batch's kernels until it synchronises
         host = dict(landed.host)
         sizes = np.array([specs[i].nbytes for i in present], dtype=np.int64)
-        moves = plan.moves()
-        if len(moves):  # streams that landed where the decoder cannot read them
-            self._run(copy_segments, dev_in, dev_in, plan.landed[moves], plan.src[moves],
-                      lengths[moves], max_length=int(lengths[moves].max()))  # fmt: skip
+        self._move_streams(dev_in, plan.landed, plan.src, lengths)
         src = plan.src
         dst, decoded_total = dp.pack(sizes, OUT_ALIGN)
         work = self._empty(decoded_total)

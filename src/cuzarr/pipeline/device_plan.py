@@ -116,12 +116,25 @@ def plan_file_reads(
     landed = np.zeros(len(offsets), dtype=np.int64)
     for (_, start, _), where, items in zip(reads, at, members):
         landed[items] = where + offsets[items] - start
-    src = landed.copy()
-    moved = np.flatnonzero((landed % align != 0) & (lengths > 0))
-    slots, extra = pack(lengths[moved], max(align, ALIGN))
-    src[moved] = landing + slots
+    src, extra = aligned_slots(landed, lengths, align, landing)
     reads = [(path, start, n, int(where)) for (path, start, n), where in zip(reads, at)]
     return FileReads(reads, members, landed, src, landing + extra)
+
+
+def aligned_slots(starts: Any, lengths: Any, align: Any, end: int) -> tuple[np.ndarray, int]:
+    """(where each stream is to be decoded from, bytes the buffer must grow by) for
+    streams lying at ``starts`` of a buffer of ``end`` bytes: one whose start is not a
+    multiple of its ``align`` (an int, or one per stream) gets a slot after ``end``, to be
+    copied there on the device; the others (and empty ones) stay where they are."""
+    starts, lengths = np.asarray(starts, np.int64), np.asarray(lengths, np.int64)
+    align = np.asarray(align, np.int64)
+    moved = np.flatnonzero((starts % align != 0) & (lengths > 0))
+    slot_align = max(ALIGN, int(align.max(initial=1)))
+    base = -(-end // slot_align) * slot_align
+    slots, extra = pack(lengths[moved], slot_align)
+    at = starts.copy()
+    at[moved] = base + slots
+    return at, base - end + extra
 
 
 # -- raw bitstreams ----------------------------------------------------------------------
