@@ -458,6 +458,15 @@ def test_nvcomp_scratch_comes_from_the_pool_of_nvcomps_stream():
 # -- device="auto": the device check -----------------------------------------------------
 
 
+def _auto_array_with(reader, monkeypatch, caplog, **kwargs):
+    """An array created with device="auto" where ``reader`` stands in for the device
+    (the check's warnings go to ``caplog``)."""
+    monkeypatch.setitem(device.BACKEND, "reader", reader)
+    with caplog.at_level("WARNING", logger="cuzarr.pipeline.device_check"):
+        return cuzarr.create_array({}, shape=(8,), chunks=(4,), dtype="u1", device="auto",
+                                   **kwargs)  # fmt: skip
+
+
 def test_auto_stays_on_the_cpu_when_device_reads_differ(cpu_device, monkeypatch, caplog):
     class Corrupting(CpuReader):  # a device decoder that gets one byte wrong
         def _nvcomp_decode(self, algorithm, src, src_offsets, lengths, dst, dst_offsets, sizes):
@@ -466,10 +475,7 @@ def test_auto_stays_on_the_cpu_when_device_reads_differ(cpu_device, monkeypatch,
             dst[dst_offsets[0]] ^= 1
             return got
 
-    monkeypatch.setitem(device.BACKEND, "reader", Corrupting)
-    with caplog.at_level("WARNING", logger="cuzarr.pipeline.device_check"):
-        a = cuzarr.create_array({}, shape=(8,), chunks=(4,), dtype="u1", data=np.arange(8),
-                                device="auto")  # fmt: skip
+    a = _auto_array_with(Corrupting, monkeypatch, caplog, data=np.arange(8))
     assert a.device == "cpu"
     assert "zstd <u2 (memory): the device read differs" in caplog.text
     assert cuzarr.open_array(a.store, device="gpu").device == "gpu"  # asked for: no check
@@ -481,9 +487,7 @@ def test_auto_stays_on_the_cpu_when_the_device_fails(cpu_device, monkeypatch, ca
         def _open_device(self):
             raise RuntimeError("cudaErrorNoKernelImageForDevice")
 
-    monkeypatch.setitem(device.BACKEND, "reader", Failing)
-    with caplog.at_level("WARNING", logger="cuzarr.pipeline.device_check"):
-        a = cuzarr.create_array({}, shape=(8,), chunks=(4,), dtype="u1", device="auto")
+    a = _auto_array_with(Failing, monkeypatch, caplog)
     assert a.device == "cpu"
     assert "RuntimeError: cudaErrorNoKernelImageForDevice" in caplog.text
 
@@ -581,9 +585,7 @@ def test_auto_stays_on_the_cpu_when_nvcomp_decodes_nothing(cpu_device, monkeypat
         def _nvcomp_decode(self, *args):
             raise RuntimeError("nvCOMP status 10")
 
-    monkeypatch.setitem(device.BACKEND, "reader", Refusing)
-    with caplog.at_level("WARNING", logger="cuzarr.pipeline.device_check"):
-        a = cuzarr.create_array({}, shape=(8,), chunks=(4,), dtype="u1", device="auto")
+    a = _auto_array_with(Refusing, monkeypatch, caplog)
     assert a.device == "cpu"
     assert "zstd <u2 (memory): decoded on the host" in caplog.text
 
