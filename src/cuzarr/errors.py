@@ -66,6 +66,11 @@ class StoreError(ZarrError, OSError):
     """The underlying storage failed (I/O error, bad URL, unreadable archive)."""
 
 
+class InvalidKeyError(StoreError, ValueError):
+    """A key or node name that is not a plain relative path inside the store (``..``,
+    an empty or ``.`` segment, a leading ``/``, a backslash, a NUL byte)."""
+
+
 class IndexingError(ZarrError, IndexError):
     """A selection does not fit the array (out of bounds, wrong rank, bad type)."""
 

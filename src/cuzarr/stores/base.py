@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cuzarr.concurrency import parallel_map
-from cuzarr.errors import ReadOnlyError
+from cuzarr.errors import InvalidKeyError, ReadOnlyError
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,32 @@ class Store:
 
     def __hash__(self) -> int:
         return id(self)
+
+
+def check_key(key: str, store: object) -> None:
+    """The one key check every store runs before a key reaches its storage: keys are
+    relative, ``/``-separated paths of plain names, so none can name something outside
+    the store (``..``), alias another key (``a/./b``, ``a//b``) or be cut short by a NUL
+    byte in a C or file system call. Raises :class:`InvalidKeyError` naming the key."""
+    if not isinstance(key, str):
+        raise InvalidKeyError(f"store keys are str, got {type(key).__name__} {key!r} for {store}")
+    if not key or key[0] == "/" or "\\" in key or "\0" in key:
+        raise InvalidKeyError(
+            f"invalid key {key!r} for {store}: keys are '/'-separated relative paths "
+            "without backslashes or NUL bytes"
+        )
+    # "a/./b" or "a//b" would alias "a/b"; ".." would escape the root.
+    if "." in key or "//" in key or key[-1] == "/":
+        for part in key.split("/"):
+            if part in ("", ".", ".."):
+                raise InvalidKeyError(f"invalid key {key!r} for {store}: it escapes the store root")
+
+
+def check_prefix(prefix: str, store: object) -> None:
+    """The key check for a listing or deletion prefix: ``""`` (the whole store) or a
+    key followed by ``/`` (a folder), or a key's beginning."""
+    if prefix:
+        check_key(prefix[:-1] if prefix.endswith("/") else prefix, store)
 
 
 def slice_value(value: Any, byte_range: ByteRange | None) -> Any:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cuzarr.errors import StoreError
-from cuzarr.stores.base import ByteRange, Store
+from cuzarr.stores.base import ByteRange, Store, check_key
 
 TMP_SUFFIX = ".cuzarr-tmp"
 
@@ -34,19 +34,6 @@ O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 _O_TMP = (
     os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 )
-
-
-def check_key(key: str, store: object) -> None:
-    """Reject keys that could name a file outside the store (or two names for one file)."""
-    if not isinstance(key, str):
-        raise StoreError(f"store keys are str, got {type(key).__name__} {key!r} for {store}")
-    if not key or key[0] == "/" or "\\" in key or "\0" in key:
-        raise StoreError(f"invalid key {key!r} for {store}: keys are '/'-separated and relative")
-    # "a/./b" or "a//b" would alias "a/b"; ".." would escape the root.
-    if "." in key or "//" in key or key[-1] == "/":
-        for part in key.split("/"):
-            if part in ("", ".", ".."):
-                raise StoreError(f"invalid key {key!r} for {store}: it escapes the store root")
 
 
 def buffer_of(value: Any) -> memoryview:

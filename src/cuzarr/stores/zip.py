@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from cuzarr.errors import StoreError, UnsupportedError
-from cuzarr.stores.base import ByteRange, Store, slice_value
-from cuzarr.stores.local import O_READ, buffer_of, check_key, read_at
+from cuzarr.stores.base import ByteRange, Store, check_key, slice_value
+from cuzarr.stores.local import O_READ, buffer_of, read_at
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, (fields we skip), name and extra lengths
 _LOCAL_SIGNATURE = b"PK\x03\x04"
