@@ -39,6 +39,7 @@ from cuzarr.metadata.dtypes import as_dtype
 from cuzarr.metadata.fill import fill_value_for
 from cuzarr.metadata.n5 import new_n5_metadata
 from cuzarr.metadata.v3 import ArrayMetadata, GroupMetadata
+from cuzarr.nodes import node_path
 from cuzarr.stores import make_store
 from cuzarr.stores.base import Store
 
@@ -52,7 +53,7 @@ def _store(store: Any, mode: str, storage_options: dict | None) -> Store:
 
 
 def _clean(path: str | None) -> str:
-    return (path or "").strip("/")
+    return node_path(path)
 
 
 # -- opening ------------------------------------------------------------------------------

@@ -34,6 +34,13 @@ DEFAULTS: dict[str, Any] = {
     "coalesce_max_size": 16 * 2**20,
     # Default zarr_format for newly created arrays and groups.
     "default_zarr_format": 3,
+    # The largest decoded chunk (or shard) an array may declare: metadata implying more
+    # is refused before anything is allocated, and no decoder produces more.
+    "max_chunk_bytes": 2**31,
+    # Requests a network store keeps in flight at once, and how often a transient
+    # failure (connection reset, timeout, HTTP 5xx) is retried, with backoff.
+    "store_max_requests": 16,
+    "store_retries": 4,
 }
 
 ALIASES = {

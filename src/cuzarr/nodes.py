@@ -13,6 +13,7 @@ from typing import Any
 
 from cuzarr.errors import (
     ContainsNodeError,
+    InvalidKeyError,
     NodeNotFoundError,
     NotAZarrHierarchyError,
     UnsupportedError,
@@ -38,7 +39,7 @@ from cuzarr.metadata.v3 import (
     parse_group_metadata,
     parse_node_json,
 )
-from cuzarr.stores.base import Store
+from cuzarr.stores.base import Store, check_key
 
 V3_KEY = "zarr.json"
 V2_KEYS = (ZARRAY, ZGROUP)
@@ -50,8 +51,24 @@ def node_prefix(path: str) -> str:
     return f"{path}/" if path else ""
 
 
+def node_path(path: str | None) -> str:
+    """A node path as given by a user or a document (``"a/b"``, ``"/a/b/"``, ``""`` or
+    None for the root) -> its normal form, refusing paths that would leave the store or
+    alias another node (``..``, ``.``, empty segments, backslashes, NUL bytes) with an
+    :class:`InvalidKeyError`, before any key derived from it reaches a store."""
+    if path is None:
+        return ""
+    if not isinstance(path, str):
+        raise InvalidKeyError(f"node paths are str, got {type(path).__name__} {path!r}")
+    path = path.strip("/")
+    if path:
+        check_key(path, "a node path")
+    return path
+
+
 def join_path(*parts: str) -> str:
-    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+    """Node paths joined with ``/``, each checked by :func:`node_path`."""
+    return "/".join(p for p in map(node_path, parts) if p)
 
 
 def describe_location(store: Store, path: str) -> str:
