@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cuzarr.errors import StoreError, UnsupportedError, ZarrError
+from cuzarr.errors import InvalidKeyError, StoreError, UnsupportedError, ZarrError
 from cuzarr.stores import ByteRange, LocalStore, ZipStore
 
 
@@ -40,7 +40,8 @@ def test_zipped_folder_store_is_readable(tmp_path: Path, compression: int) -> No
     with ZipStore(tmp_path / "z.zip") as store:
         assert sorted(store.list()) == sorted(content)
         assert store.list_dir("g/") == (["zarr.json"], ["a"])
-        assert store.get("empty-folder/") is None
+        with pytest.raises(InvalidKeyError):  # a folder entry is no key
+            store.get("empty-folder/")
         for key, value in content.items():
             assert store.get(key) == value
         assert bytes(store.get("g/a/c/1/2", ByteRange(10, 20))) == bytes(range(10, 20))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from cuzarr.errors import MetadataError
+from cuzarr.errors import InvalidKeyError, MetadataError
 from cuzarr.metadata.convert import from_zarray
 from cuzarr.metadata.v2 import ZARRAY, ZATTRS, ZGROUP, parse_zarray, parse_zgroup
 from cuzarr.metadata.v3 import (
@@ -29,6 +29,7 @@ from cuzarr.metadata.v3 import (
     parse_array_metadata,
     parse_group_metadata,
 )
+from cuzarr.stores.base import check_key
 
 NodeMetadata = ArrayMetadata | GroupMetadata
 EMPTY_INLINE = {"kind": "inline", "must_understand": False, "metadata": {}}
@@ -97,6 +98,19 @@ def _parse_node(doc: dict[str, Any], where: str) -> NodeMetadata:
 # -- reading ----------------------------------------------------------------------------
 
 
+def _member_path(path: str, where: str) -> str:
+    """A member's path as the document states it -> its normal form; a path that would
+    leave the group (``..``, ``.``, empty segments, a backslash, a NUL byte) makes the
+    whole document invalid, before any key is derived from it."""
+    path = path.strip("/")
+    if path:
+        try:
+            check_key(path, "a consolidated member")
+        except InvalidKeyError as e:
+            raise MetadataError(f"{where}: member {path!r} is not a valid node path ({e})") from e
+    return path
+
+
 def parse_inline(obj: Any, where: str) -> Consolidated:
     """A v3 group's ``consolidated_metadata`` value -> view."""
     if not isinstance(obj, dict) or obj.get("kind") != "inline":
@@ -105,7 +119,10 @@ def parse_inline(obj: Any, where: str) -> Consolidated:
     docs = obj.get("metadata")
     if not isinstance(docs, dict) or not all(isinstance(d, dict) for d in docs.values()):
         raise MetadataError(f"{where}: consolidated_metadata.metadata must map paths to objects")
-    return Consolidated({k.strip("/"): v for k, v in docs.items()}, where)
+    members = {_member_path(k, where): v for k, v in docs.items()}
+    if "" in members:
+        raise MetadataError(f"{where}: consolidated_metadata lists the group itself as a member")
+    return Consolidated(members, where)
 
 
 def parse_zmetadata(doc: Any, where: str) -> tuple[GroupMetadata, Consolidated]:
@@ -120,7 +137,7 @@ def parse_zmetadata(doc: Any, where: str) -> tuple[GroupMetadata, Consolidated]:
     for key, value in entries.items():
         path, _, name = key.rpartition("/")
         if name in (ZARRAY, ZGROUP, ZATTRS):
-            nodes.setdefault(path.strip("/"), {})[name] = value
+            nodes.setdefault(_member_path(path, where), {})[name] = value
     root = nodes.pop("", {})
     if ZGROUP not in root:
         raise MetadataError(f"{where}: no '.zgroup' entry for the group itself")

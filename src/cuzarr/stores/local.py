@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cuzarr.errors import StoreError
-from cuzarr.stores.base import ByteRange, Store, check_key
+from cuzarr.stores.base import ByteRange, Store, check_key, check_prefix
 
 TMP_SUFFIX = ".cuzarr-tmp"
 
@@ -171,8 +171,9 @@ class LocalStore(Store):
         # Empty folders are left behind on purpose: pruning them would race with a
         # concurrent set() into the same folder. Listing ignores them.
         self.check_writable()
+        path = self._path(key)
         try:
-            os.unlink(self._path(key))
+            os.unlink(path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             pass
         except OSError as e:
@@ -183,9 +184,9 @@ class LocalStore(Store):
         if prefix and not prefix.endswith("/"):
             # "a/b" also matches "a/bc": no single folder holds exactly those keys.
             return super().delete_prefix(prefix)
+        check_prefix(prefix, self)
         try:
             if prefix:
-                check_key(prefix[:-1], self)
                 shutil.rmtree(f"{self._root}/{prefix[:-1]}")
             else:
                 self._clear_root()
@@ -207,9 +208,8 @@ class LocalStore(Store):
     def list_prefix(self, prefix: str) -> Iterator[str]:
         # Start at the deepest folder the prefix names, and at that level descend only
         # into entries that can match the prefix's last, partial segment.
+        check_prefix(prefix, self)
         folder, _, partial = prefix.rpartition("/")
-        if folder:
-            check_key(folder, self)
         base = f"{self._root}/{folder}" if folder else self._root
         key_base = f"{folder}/" if folder else ""
         for entry in _scandir(base):
@@ -223,8 +223,7 @@ class LocalStore(Store):
     def list_dir(self, prefix: str) -> tuple[list[str], list[str]]:
         if prefix and not prefix.endswith("/"):
             return super().list_dir(prefix)
-        if prefix:
-            check_key(prefix[:-1], self)
+        check_prefix(prefix, self)
         keys: list[str] = []
         dirs: list[str] = []
         for entry in _scandir(f"{self._root}/{prefix[:-1]}" if prefix else self._root):

@@ -10,7 +10,14 @@ import threading
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
-from cuzarr.stores.base import ByteRange, RangeRequest, Store, slice_value
+from cuzarr.stores.base import (
+    ByteRange,
+    RangeRequest,
+    Store,
+    check_key,
+    check_prefix,
+    slice_value,
+)
 from cuzarr.stores.memory import to_bytes
 
 
@@ -43,6 +50,8 @@ class MappingStore(Store):
         return self.mapping  # type: ignore[return-value]  # read_only unless mutable
 
     def get(self, key: str, byte_range: ByteRange | None = None) -> Any | None:
+        # The mapping may itself be a file system (fsspec's FSMap, a DirectoryStore).
+        check_key(key, self)
         try:
             with self._lock:
                 value = self.mapping[key]
@@ -54,11 +63,13 @@ class MappingStore(Store):
         return [self.get(key, byte_range) for key, byte_range in requests]
 
     def exists(self, key: str) -> bool:
+        check_key(key, self)
         with self._lock:
             return key in self.mapping
 
     def set(self, key: str, value: Any) -> None:
         mapping = self._writable()
+        check_key(key, self)
         value = to_bytes(value)
         with self._lock:
             mapping[key] = value
@@ -69,6 +80,7 @@ class MappingStore(Store):
 
     def delete(self, key: str) -> None:
         mapping = self._writable()
+        check_key(key, self)
         with self._lock:
             # pop() on a MutableMapping swallows the KeyError of a missing key.
             mapping.pop(key, None)
@@ -78,6 +90,7 @@ class MappingStore(Store):
             self.delete(key)
 
     def list_prefix(self, prefix: str) -> Iterator[str]:
+        check_prefix(prefix, self)
         with self._lock:
             keys = list(self.mapping)
         return (key for key in keys if isinstance(key, str) and key.startswith(prefix))

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from cuzarr.stores.base import ByteRange, RangeRequest, Store, slice_value
+from cuzarr.stores.base import (
+    ByteRange,
+    RangeRequest,
+    Store,
+    check_key,
+    check_prefix,
+    slice_value,
+)
 
 
 def to_bytes(value: Any) -> bytes:
@@ -37,6 +44,7 @@ class MemoryStore(Store):
         return f"{id(self._data):#x}/{key}"
 
     def get(self, key: str, byte_range: ByteRange | None = None) -> Any | None:
+        check_key(key, self)
         value = self._data.get(key)
         return None if value is None else slice_value(value, byte_range)
 
@@ -45,10 +53,12 @@ class MemoryStore(Store):
         return [self.get(key, byte_range) for key, byte_range in requests]
 
     def exists(self, key: str) -> bool:
+        check_key(key, self)
         return key in self._data
 
     def set(self, key: str, value: Any) -> None:
         self.check_writable()
+        check_key(key, self)
         value = to_bytes(value)
         with self._lock:
             self._data[key] = value
@@ -60,16 +70,20 @@ class MemoryStore(Store):
 
     def delete(self, key: str) -> None:
         self.check_writable()
+        check_key(key, self)
         with self._lock:
             self._data.pop(key, None)
 
     def delete_many(self, keys: Sequence[str]) -> None:
         self.check_writable()
+        for key in keys:
+            check_key(key, self)
         with self._lock:
             for key in keys:
                 self._data.pop(key, None)
 
     def list_prefix(self, prefix: str) -> Iterator[str]:
+        check_prefix(prefix, self)
         with self._lock:
             keys = list(self._data)
         return (key for key in keys if key.startswith(prefix))

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from cuzarr.errors import StoreError, UnsupportedError
-from cuzarr.stores.base import ByteRange, Store, check_key, slice_value
+from cuzarr.stores.base import ByteRange, Store, check_key, check_prefix, slice_value
 from cuzarr.stores.local import O_READ, buffer_of, read_at
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, (fields we skip), name and extra lengths
@@ -125,6 +125,7 @@ class ZipStore(Store):
             return self._get(key, byte_range)
 
     def _get(self, key: str, byte_range: ByteRange | None) -> Any | None:
+        check_key(key, self)
         zf = self._zipfile()
         info = zf.NameToInfo.get(key)
         if info is None or info.is_dir():
@@ -162,6 +163,7 @@ class ZipStore(Store):
         return offset
 
     def exists(self, key: str) -> bool:
+        check_key(key, self)
         info = self._zipfile().NameToInfo.get(key)
         return info is not None and not info.is_dir()
 
@@ -198,7 +200,7 @@ class ZipStore(Store):
 
     def delete(self, key: str) -> None:
         self.check_writable()
-        if self.exists(key):
+        if self.exists(key):  # checks the key
             raise UnsupportedError(
                 f"cannot delete {key!r}: members of a zip archive ({self}) cannot be deleted"
             )
@@ -209,6 +211,7 @@ class ZipStore(Store):
 
     # -- listing -------------------------------------------------------------------------
     def list_prefix(self, prefix: str) -> Iterator[str]:
+        check_prefix(prefix, self)
         with self._lock:
             names = list(self._zipfile().NameToInfo)  # one entry per name, duplicates merged
         return (n for n in names if n.startswith(prefix) and not n.endswith("/"))
