@@ -1,5 +1,5 @@
-"""Locks on stored objects, so that writes from several threads of one process to the same
-chunk or shard do not lose each other's changes.
+"""Locks on stored objects, so that writes from several threads (and, on local folders,
+several processes) to the same chunk or shard do not lose each other's changes.
 
 A write that modifies part of a chunk (or of a shard) reads the stored object, merges the
 new values in and stores the result: two threads doing that at once would each store
@@ -10,15 +10,30 @@ arrays) over the same storage share the locks. Locks are taken in name order, so
 batches never wait for each other in a cycle, and forgotten when no thread holds or
 waits for them, so the table stays as small as the writes in flight.
 
-Processes do not share these locks: writers in several processes (Dask workers, say)
-must write disjoint chunks, or disjoint shards when the array is sharded.
+Stores that can name a lock file for an object (local folders: a hidden file beside it,
+see :meth:`cuzarr.stores.base.Store.lock_path`) are also locked across processes on the
+same machine, with ``flock``: each process takes its thread lock first, then the file
+lock, both in name order. Other stores (memory, zip, fsspec) are not: writers in several
+processes must write disjoint chunks there, or disjoint shards when the array is sharded.
+
+A lock file exists only while it is held: its holder removes it before letting go, so
+stores do not fill up with them. A process that takes the lock of a file that was
+removed meanwhile (it waited on the old file) sees that the path now names another file,
+or none, and starts again.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: thread locks only
+    fcntl = None  # type: ignore[assignment]
 
 _table_lock = threading.Lock()
 _locks: dict[str, list] = {}  # name -> [lock, threads holding or waiting for it]
@@ -46,3 +61,80 @@ def holding(names: Iterable[str]) -> Iterator[None]:
                 entry[1] -= 1
                 if entry[1] == 0:
                     del _locks[name]
+
+
+@contextmanager
+def holding_objects(store: Any, keys: Iterable[str]) -> Iterator[None]:
+    """Hold the locks of the objects under ``keys`` of ``store``: this process's thread
+    locks and, where the store names lock files, the file locks that other processes
+    on this machine take for the same objects."""
+    keys = list(keys)
+    with holding(store.object_name(k) for k in keys), ExitStack() as files:
+        lock_paths = {store.lock_path(k) for k in keys} - {None}
+        if fcntl is not None:
+            for path in sorted(lock_paths):
+                files.enter_context(file_lock(path))
+        yield
+
+
+@contextmanager
+def file_lock(path: str) -> Iterator[None]:
+    """An exclusive ``flock`` on the file at ``path`` (created, and its folder, if
+    missing), removed again before it is released."""
+    fd = _lock_fd(path, blocking=True)
+    try:
+        yield
+    finally:
+        _release(path, fd)
+
+
+def _lock_fd(path: str, blocking: bool) -> int | None:
+    """A descriptor holding the lock of the file now at ``path``; None when ``blocking``
+    is false and another process holds it."""
+    while True:
+        fd = _open_creating(path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False  # its holder removed it while we waited
+        if same:
+            return fd
+        os.close(fd)
+
+
+def _open_creating(path: str) -> int:
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    try:
+        return os.open(path, flags, 0o666)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return os.open(path, flags, 0o666)
+
+
+def _release(path: str, fd: int) -> None:
+    try:
+        os.unlink(path)  # while still held: a waiter then sees another file, or none
+    except OSError:
+        pass
+    os.close(fd)
+
+
+def remove_if_unheld(path: str) -> None:
+    """Remove a lock file left by a process that died holding it (the kernel released
+    its lock), unless another process holds it now."""
+    if fcntl is None:
+        return
+    try:
+        fd = _lock_fd(path, blocking=False)
+    except OSError:
+        return
+    if fd is not None:
+        _release(path, fd)

@@ -20,7 +20,7 @@ import numpy as np
 from cuzarr.codecs.base import ChunkSpec
 from cuzarr.concurrency import parallel_map
 from cuzarr.indexing import ChunkProjection
-from cuzarr.locks import holding
+from cuzarr.locks import holding_objects
 from cuzarr.pipeline.chunk_io import ChunkIO
 
 
@@ -76,10 +76,11 @@ def _new_chunk(spec: ChunkSpec, old: np.ndarray | None) -> np.ndarray:
 
 
 def _write_batch(io: ChunkIO, batch, value: np.ndarray, write_empty: bool) -> None:
-    # Another thread's write to the same chunks or shards waits until these are stored:
-    # both read, merge and store, and one of them would otherwise lose the other's values.
+    # Another thread's (on local folders, another process's) write to the same chunks or
+    # shards waits until these are stored: both read, merge and store, and one of them
+    # would otherwise lose the other's values.
     stored = io.stored_keys([p.chunk_coords for p in batch])
-    with holding(io.store.object_name(k) for k in stored):
+    with holding_objects(io.store, stored):
         _write_batch_locked(io, batch, value, write_empty)
 
 

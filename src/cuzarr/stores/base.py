@@ -90,6 +90,12 @@ class Store:
         over the same storage (two stores on one folder, say): writes lock objects by it."""
         return f"{id(self):#x}/{key}"
 
+    def lock_path(self, key: str) -> str | None:
+        """A local file whose ``flock`` guards the object under ``key`` against writers
+        in other processes on this machine (:mod:`cuzarr.locks`), or None for stores
+        whose writers cannot be coordinated that way."""
+        return None
+
     # -- writes --------------------------------------------------------------------------
     def set(self, key: str, value: Any) -> None:
         raise NotImplementedError

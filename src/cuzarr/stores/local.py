@@ -3,7 +3,11 @@
 Writes are atomic: the value goes to a temporary file in the target's own folder, which
 is then renamed over the target with ``os.replace``. A reader (or a crash) therefore sees
 either the old value or the new one, never a torn chunk or metadata document. Temporary
-files end in ``.cuzarr-tmp`` and are never listed.
+files end in ``.cuzarr-tmp``, are never listed, and carry the name of the host and
+process writing them: a writable store, the first time it writes into a folder, removes
+the ones there whose process on this host has died (a killed writer leaves its temporary
+files behind), and lock files left by such processes (``.cuzarr-lock``, see
+:mod:`cuzarr.locks`).
 
 Reads are the hot path of every chunk read, so ``get`` is a handful of system calls
 (``open``, ``pread``, ``close``, and ``fstat`` for big values) without Python file
@@ -14,15 +18,23 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import stat
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from cuzarr.errors import StoreError
+from cuzarr.locks import remove_if_unheld
 from cuzarr.stores.base import ByteRange, Store, check_key, check_prefix
 
 TMP_SUFFIX = ".cuzarr-tmp"
+LOCK_SUFFIX = ".cuzarr-lock"
+_HIDDEN = (TMP_SUFFIX, LOCK_SUFFIX)  # never listed as keys
+# Temporary files name their writer "<host tag>-<pid>"; the tag tells this host's files
+# (whose process can be asked about) from those of other hosts sharing the folder.
+_HOST_TAG = f"{zlib.crc32(socket.gethostname().encode()):08x}"
 
 # One pread call returns at most ~2 GiB on Linux; bigger values are read in pieces.
 _MAX_PREAD = 1 << 30
@@ -62,6 +74,7 @@ class LocalStore(Store):
         # fsync before the rename makes a write durable across power loss, at a cost of
         # milliseconds per file; atomicity against process crashes does not need it.
         self.fsync = fsync
+        self._swept: set[str] = set()  # folders cleared of dead writers' leftovers
 
     def __repr__(self) -> str:
         mode = ", read_only=True" if self.read_only else ""
@@ -123,6 +136,10 @@ class LocalStore(Store):
     def object_name(self, key: str) -> str:
         return self._path(key)
 
+    def lock_path(self, key: str) -> str:
+        folder, name = self._path(key).rsplit("/", 1)
+        return f"{folder}/.{name}{LOCK_SUFFIX}"
+
     def exists(self, key: str) -> bool:
         return os.path.isfile(self._path(key))
 
@@ -132,7 +149,10 @@ class LocalStore(Store):
         path = self._path(key)
         data = buffer_of(value)  # fails (TypeError) before any file is touched
         folder, name = path.rsplit("/", 1)
-        tmp = f"{folder}/.{name}.{os.urandom(6).hex()}{TMP_SUFFIX}"
+        if folder not in self._swept:
+            self._swept.add(folder)
+            remove_dead_writers_files(folder)
+        tmp = f"{folder}/.{name}.{_HOST_TAG}-{os.getpid()}.{os.urandom(4).hex()}{TMP_SUFFIX}"
         try:
             fd = self._create(tmp, folder)
         except OSError as e:
@@ -213,7 +233,7 @@ class LocalStore(Store):
         base = f"{self._root}/{folder}" if folder else self._root
         key_base = f"{folder}/" if folder else ""
         for entry in _scandir(base):
-            if not entry.name.startswith(partial) or entry.name.endswith(TMP_SUFFIX):
+            if not entry.name.startswith(partial) or entry.name.endswith(_HIDDEN):
                 continue
             if _is_dir(entry):
                 yield from _walk(entry.path, f"{key_base}{entry.name}/")
@@ -227,13 +247,40 @@ class LocalStore(Store):
         keys: list[str] = []
         dirs: list[str] = []
         for entry in _scandir(f"{self._root}/{prefix[:-1]}" if prefix else self._root):
-            if entry.name.endswith(TMP_SUFFIX):
+            if entry.name.endswith(_HIDDEN):
                 continue
             if not _is_dir(entry):
                 keys.append(entry.name)
             elif _holds_a_key(entry.path):  # folders emptied by delete() are no children
                 dirs.append(entry.name)
         return sorted(keys), sorted(dirs)
+
+
+def remove_dead_writers_files(folder: str) -> None:
+    """Remove the temporary files in ``folder`` whose writer was a process of this host
+    that no longer runs, and lock files no process holds. Files of live processes, of
+    other hosts, and of unknown form are left alone."""
+    for entry in _scandir(folder):
+        if entry.name.endswith(TMP_SUFFIX):
+            if _writer_is_dead(entry.name[: -len(TMP_SUFFIX)]):
+                _unlink_quietly(entry.path)
+        elif entry.name.endswith(LOCK_SUFFIX):
+            remove_if_unheld(entry.path)
+
+
+def _writer_is_dead(stem: str) -> bool:
+    """``stem``: ``.<name>.<host tag>-<pid>.<random>``."""
+    writer = stem.rsplit(".", 2)[-2] if stem.count(".") >= 3 else ""
+    host, _, pid = writer.partition("-")
+    if host != _HOST_TAG or not pid.isdigit() or int(pid) <= 1:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
 
 
 def read_at(fd: int, size: int, offset: int) -> bytes | bytearray:
@@ -288,7 +335,7 @@ def _walk(path: str, key_prefix: str) -> Iterator[str]:
     while stack:
         folder, prefix = stack.pop()
         for entry in _scandir(folder):
-            if entry.name.endswith(TMP_SUFFIX):
+            if entry.name.endswith(_HIDDEN):
                 continue
             if _is_dir(entry):
                 stack.append((entry.path, f"{prefix}{entry.name}/"))

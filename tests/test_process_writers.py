@@ -1,0 +1,89 @@
+"""Writers in several processes on one local folder: partial writes of the same chunk or
+shard take turns through file locks, so none is lost; temporary and lock files that
+killed writers leave behind are removed by the next writer into their folder."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cuzarr
+from cuzarr.stores.local import LOCK_SUFFIX, TMP_SUFFIX, LocalStore, _HOST_TAG
+
+WRITERS = 4
+ROUNDS = 12
+
+
+def _write_rows(path: str, writer: int) -> None:
+    a = cuzarr.open_array(path, mode="r+")
+    for r in range(ROUNDS):
+        # each writer owns one row, and every row lies in the same chunk or shard
+        a[writer, :] = writer * 1000 + r + 1
+
+
+def _run_writers(path: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_write_rows, args=(path, w)) for w in range(WRITERS)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+
+
+@pytest.mark.parametrize("sharded", [False, True], ids=["chunks", "shards"])
+def test_processes_writing_parts_of_one_object_lose_nothing(tmp_path: Path, sharded: bool):
+    path = str(tmp_path / "a.zarr")
+    layout = {"chunks": (1, 8), "shards": (WRITERS, 8)} if sharded else {"chunks": (WRITERS, 8)}
+    cuzarr.create_array(path, shape=(WRITERS, 8), dtype="i4", fill_value=0, **layout)
+    _run_writers(path)
+    got = cuzarr.open_array(path, mode="r")[...]
+    expected = (np.arange(WRITERS) * 1000 + ROUNDS)[:, None].repeat(8, axis=1)
+    np.testing.assert_array_equal(got, expected)
+    leftovers = [p.name for p in tmp_path.rglob("*") if p.name.endswith((TMP_SUFFIX, LOCK_SUFFIX))]
+    assert leftovers == []
+
+
+def _dead_pid() -> int:
+    ctx = multiprocessing.get_context("fork")
+    p = ctx.Process(target=os._exit, args=(0,))
+    p.start()
+    p.join()
+    return p.pid
+
+
+def test_a_writer_removes_what_dead_writers_left_in_its_folder(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    (tmp_path / "c").mkdir()
+    dead, alive = _dead_pid(), os.getpid()
+    leftovers = {
+        "dead": tmp_path / "c" / f".0.{_HOST_TAG}-{dead}.0a0b0c0d{TMP_SUFFIX}",
+        "alive": tmp_path / "c" / f".1.{_HOST_TAG}-{alive}.0a0b0c0d{TMP_SUFFIX}",
+        "other host": tmp_path / "c" / f".2.00000000-{dead}.0a0b0c0d{TMP_SUFFIX}",
+        "unknown form": tmp_path / "c" / f".3.0a0b0c0d0e0f{TMP_SUFFIX}",
+        "unheld lock": tmp_path / "c" / f".4{LOCK_SUFFIX}",
+        "elsewhere": tmp_path / f".5.{_HOST_TAG}-{dead}.0a0b0c0d{TMP_SUFFIX}",
+    }
+    for p in leftovers.values():
+        p.write_bytes(b"partial")
+    store.set("c/9", b"new")
+    kept = {what for what, p in leftovers.items() if p.exists()}
+    assert kept == {"alive", "other host", "unknown form", "elsewhere"}
+    assert sorted(store.list()) == ["c/9"]
+    store.set("9", b"new")  # the first write into the root folder clears it too
+    assert not leftovers["elsewhere"].exists()
+
+
+def test_a_held_lock_file_is_not_removed(tmp_path: Path) -> None:
+    from cuzarr.locks import file_lock
+
+    store = LocalStore(tmp_path)
+    lock = store.lock_path("c/0")
+    with file_lock(lock):
+        store.set("c/1", b"x")  # sweeps the folder
+        assert os.path.exists(lock)
+    assert not os.path.exists(lock)  # removed by its holder on release
