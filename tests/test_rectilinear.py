@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import cuzarr
 from cuzarr.errors import MetadataError
-from cuzarr.grid import RectilinearChunkGrid, parse_chunk_grid
+from cuzarr.grid import DimGrid, RectilinearChunkGrid, parse_chunk_grid
 from cuzarr.metadata.v3 import parse_array_metadata
 
 
@@ -18,7 +18,8 @@ def test_registry_example_expands():
     grid = parse_chunk_grid({"name": "rectilinear", "configuration": {
         "kind": "inline", "chunk_shapes": [4, [1, 2, 3], [[4, 2]], [[1, 3], 3], [4, 4, 4]]}})
     dims = grid.dims((6, 6, 6, 6, 6))
-    assert [d.edges for d in dims] == [(4, 4), (1, 2, 3), (4, 4), (1, 1, 1, 3), (4, 4, 4)]
+    assert isinstance(dims[0], DimGrid) and dims[0].chunk == 4  # a regular step is computed
+    assert [d.edges for d in dims[1:]] == [(1, 2, 3), (4, 4), (1, 1, 1, 3), (4, 4, 4)]
     assert grid.grid_shape((6, 6, 6, 6, 6)) == (2, 3, 2, 4, 2)  # the last chunk of axis 4 is unused
     assert [dims[1].chunk_of(i) for i in range(6)] == [0, 1, 1, 2, 2, 2]
     assert dims[3].start(3) == 3 and dims[3].stop(3) == 6

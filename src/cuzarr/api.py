@@ -8,12 +8,15 @@ Array / Group.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from cuzarr.array import Array, write_array_metadata
+from cuzarr.array import Array, as_shape, check_device, write_array_metadata
+from cuzarr.attributes import check_attributes
+from cuzarr.buffers import to_host
 from cuzarr.codecs.base import ChunkSpec, Codec
 from cuzarr.codecs.registry import as_codec
 from cuzarr.config import config as _config
@@ -34,6 +37,7 @@ from cuzarr.group import (
     open_node,
     write_group_metadata,
 )
+from cuzarr.indexing import is_integer
 from cuzarr.metadata.convert import default_serializer, new_v2_metadata
 from cuzarr.metadata.dtypes import as_dtype
 from cuzarr.metadata.fill import fill_value_for
@@ -47,8 +51,10 @@ MODES = ("r", "r+", "a", "w", "w-")
 
 
 def _store(store: Any, mode: str, storage_options: dict | None) -> Store:
-    if mode not in MODES:
-        raise MetadataError(f"mode must be one of {MODES}, not {mode!r}")
+    if not (isinstance(mode, str) and mode in MODES):
+        raise MetadataError(f"mode must be one of {MODES}, not {reprlib.repr(mode)}")
+    if storage_options is not None and not isinstance(storage_options, dict):
+        raise MetadataError(f"storage_options must be a dict, not {reprlib.repr(storage_options)}")
     return make_store(store, mode=mode, storage_options=storage_options)
 
 
@@ -180,11 +186,13 @@ def create_group(
     storage_options: dict | None = None,
 ) -> Group:
     zarr_format = _format(zarr_format)
+    overwrite = _flag(overwrite, "overwrite")
+    attributes = _attributes(attributes, "create_group")
     s = _store(store, "w" if overwrite else "a", storage_options)
     path = _clean(path)
     _make_room(s, path, overwrite)
     ensure_parent_groups(s, path, zarr_format)
-    metadata = GroupMetadata(attributes=dict(attributes or {}), zarr_format=zarr_format)
+    metadata = GroupMetadata(attributes=attributes, zarr_format=zarr_format)
     write_group_metadata(s, path, metadata)
     return Group(s, path, metadata)
 
@@ -216,14 +224,17 @@ def create_array(
     """Create an array (zarr-python 3's signature). ``data=`` gives shape, dtype and the
     initial values in one go."""
     _check_format(zarr_format)
+    attributes = _attributes(attributes, "create_array")
     if data is not None:
-        data = np.asarray(data)
+        data = _as_data(data)
         shape = data.shape if shape is None else shape
         dtype = data.dtype if dtype is None else dtype
     if shape is None or dtype is None:
         raise MetadataError("create_array needs shape and dtype (or data=)")
-    shape = _as_shape(shape)
+    shape = as_shape(shape, "shape")
     np_dtype = as_dtype(dtype)
+    if not (order is None or (isinstance(order, str) and order in ("C", "F"))):
+        raise MetadataError(f"order must be 'C', 'F' or None, not {reprlib.repr(order)}")
     if _format(zarr_format) == 2:
         if shards is not None or dimension_names is not None:
             raise UnsupportedError(
@@ -240,7 +251,7 @@ def create_array(
             serializer=serializer,
             order=order,
             separator=_v2_separator(chunk_key_encoding),
-            attributes=dict(attributes or {}),
+            attributes=attributes,
         )
         return _finish_array(
             metadata, store, name, storage_options, overwrite, config, data, write_data, device
@@ -253,10 +264,10 @@ def create_array(
             np_dtype,
             _chunk_shape(chunks, shape, np_dtype),
             compressors=compressors,
-            filters=filters,
+            filters=filters if isinstance(filters, str) else _as_list(filters),
             fill_value=fill_value,
             attributes=attributes,
-            dimension_names=dimension_names,
+            dimension_names=_dimension_names(dimension_names),
             root=not _clean(name),
         )
         return _finish_array(
@@ -274,8 +285,8 @@ def create_array(
         chunk_key_encoding=_key_encoding(chunk_key_encoding),
         fill_value=fill,
         codecs=codecs,
-        attributes=dict(attributes or {}),
-        dimension_names=tuple(dimension_names) if dimension_names is not None else None,
+        attributes=attributes,
+        dimension_names=_dimension_names(dimension_names),
     )
     return _finish_array(
         metadata, store, name, storage_options, overwrite, config, data, write_data, device
@@ -294,12 +305,16 @@ def _finish_array(
     device: str | None,
 ) -> Array:
     """Write a new array's metadata (and ``data``) into the store."""
+    # Every argument is checked before the store is touched (overwrite deletes).
+    overwrite = _flag(overwrite, "overwrite")
+    write_data = _flag(write_data, "write_data")
+    write_empty = _array_config(config).get("write_empty_chunks")
+    check_device(device)
     s = _store(store, "w" if overwrite else "a", storage_options)
     path = _clean(name)
     _make_room(s, path, overwrite)
     ensure_parent_groups(s, path, metadata.zarr_format)
     write_array_metadata(s, path, metadata)
-    write_empty = (config or {}).get("write_empty_chunks")
     array = Array(s, path, metadata, device=device, write_empty_chunks=write_empty)
     if data is not None and write_data:
         array[...] = data
@@ -320,7 +335,9 @@ def _sharded(
     if isinstance(shards, dict):
         location = shards.get("index_location", "end")
         shards = shards.get("shape")
-    outer = make_chunk_grid(_chunk_shape(shards, tuple(inner.chunk_shape), dtype))
+        if shards is None:
+            raise MetadataError("shards={...} needs a 'shape'")
+    outer = make_chunk_grid(_chunk_shape(shards, tuple(inner.chunk_shape), dtype, "shards"))
     for axis, (spec, c) in enumerate(
         zip(getattr(outer, "chunk_shapes", outer.chunk_shape), inner.chunk_shape)
     ):
@@ -334,14 +351,68 @@ def _sharded(
 
 
 def _check_format(zarr_format: int | None) -> None:
-    if zarr_format not in (None, 2, 3, "n5"):
-        raise UnsupportedError(f"zarr_format must be 2, 3, 'n5' or None, not {zarr_format!r}")
+    # 2.0 == 2 and True == 1: only the ints themselves (and "n5") name a format
+    known = (
+        zarr_format is None
+        or (isinstance(zarr_format, str) and zarr_format == "n5")
+        or (is_integer(zarr_format) and zarr_format in (2, 3))
+    )
+    if not known:
+        raise UnsupportedError(
+            f"zarr_format must be 2, 3, 'n5' or None, not {reprlib.repr(zarr_format)}"
+        )
 
 
 def _format(zarr_format: int | None) -> int:
     """The format a new node gets: the one asked for, else config's default_zarr_format."""
     _check_format(zarr_format)
-    return zarr_format if zarr_format is not None else int(_config["default_zarr_format"])
+    if zarr_format is None:
+        return int(_config["default_zarr_format"])
+    return zarr_format if zarr_format == "n5" else int(zarr_format)
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A bool argument: anything else (a string is always true) is refused, since
+    ``overwrite`` deletes what is there."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise MetadataError(f"{name} must be True or False, not {reprlib.repr(value)}")
+    return bool(value)
+
+
+def _attributes(attributes: Any, where: str) -> dict[str, Any]:
+    return {} if attributes is None else check_attributes(attributes, where)
+
+
+def _dimension_names(names: Any) -> tuple[str | None, ...] | None:
+    if names is None:
+        return None
+    if not isinstance(names, (list, tuple)) or not all(
+        n is None or isinstance(n, str) for n in names
+    ):
+        raise MetadataError(
+            f"dimension_names must be a list of str or None, not {reprlib.repr(names)}"
+        )
+    return tuple(names)
+
+
+def _array_config(config: Any) -> dict[str, Any]:
+    """``create_array(config=...)``: ``{"write_empty_chunks": bool}`` (or None)."""
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise MetadataError(f"config must be a dict, not {reprlib.repr(config)}")
+    value = config.get("write_empty_chunks")
+    if value is not None:
+        _flag(value, "config['write_empty_chunks']")
+    return config
+
+
+def _as_data(data: Any) -> np.ndarray:
+    """``data=`` as an array (its shape and dtype become the array's)."""
+    try:
+        return np.asarray(to_host(data))
+    except (TypeError, ValueError, OverflowError) as e:
+        raise MetadataError(f"data= is not an array: {e}") from None
 
 
 def _v2_separator(spec: Any) -> str:
@@ -367,41 +438,42 @@ def _make_room(store: Store, path: str, overwrite: bool) -> None:
     store.delete_prefix(f"{path}/" if path else "")
 
 
-def _as_shape(shape: Any) -> tuple[int, ...]:
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    try:
-        out = tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise MetadataError(f"shape must be an int or a sequence of ints, not {shape!r}") from None
-    if any(s < 0 for s in out):
-        raise MetadataError(f"shape {out} has a negative extent")
-    return out
-
-
-def _chunk_shape(chunks: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[Any, ...]:
-    """Chunk lengths per dimension: ints (a regular grid), or per-dimension lists of
-    lengths (a rectilinear grid)."""
+def _chunk_shape(
+    chunks: Any, shape: tuple[int, ...], dtype: np.dtype, what: str = "chunks"
+) -> tuple[Any, ...]:
+    """Chunk lengths per dimension: ints (a regular grid; None or -1: the whole
+    dimension), or per-dimension lists of lengths (a rectilinear grid). Anything else
+    (floats, bools, strings) is refused, not converted."""
     if chunks is None or (isinstance(chunks, str) and chunks == "auto"):
         return guess_chunks(shape, dtype.itemsize)
-    if isinstance(chunks, (int, np.integer)):
-        chunks = (int(chunks),) * len(shape)
-    chunks = tuple(chunks)
-    if len(chunks) != len(shape):
+    if is_integer(chunks):
+        chunks = (chunks,) * len(shape)
+    elif isinstance(chunks, np.ndarray) and chunks.ndim == 1:
+        chunks = tuple(chunks)
+    if not isinstance(chunks, (tuple, list)) or len(chunks) != len(shape):
         raise MetadataError(
-            f"chunks {chunks} has {len(chunks)} dimensions, shape {shape} has {len(shape)}"
+            f"{what} must be 'auto', an int or one entry per dimension of shape {shape}, "
+            f"not {reprlib.repr(chunks)}"
         )
-    out = tuple(
-        tuple(int(v) for v in c)
-        if isinstance(c, (list, tuple))
-        else max(s, 1)
-        if c in (None, -1)
-        else int(c)
-        for c, s in zip(chunks, shape)
-    )
-    if any(min(c) <= 0 if isinstance(c, tuple) else c <= 0 for c in out):
-        raise MetadataError(f"chunks {chunks} must be positive")
+    out = tuple(_chunk_length(c, s, what) for c, s in zip(chunks, shape))
+    if any(min(c, default=0) <= 0 if isinstance(c, tuple) else c <= 0 for c in out):
+        raise MetadataError(f"{what} {reprlib.repr(chunks)} must be positive")
     return out
+
+
+def _chunk_length(spec: Any, size: int, what: str) -> int | tuple[int, ...]:
+    """One dimension of ``chunks``: an int, None or -1 (the whole dimension), or a list
+    of chunk lengths."""
+    if spec is None or (is_integer(spec) and spec == -1):
+        return max(size, 1)
+    if is_integer(spec):
+        return int(spec)
+    if isinstance(spec, (list, tuple)) and all(map(is_integer, spec)):
+        return tuple(int(v) for v in spec)
+    raise MetadataError(
+        f"{what}: a dimension's chunk length must be an int, None, -1 or a list of ints, "
+        f"not {type(spec).__name__} {reprlib.repr(spec)}"
+    )
 
 
 def guess_chunks(shape: tuple[int, ...], itemsize: int, target: int = 1 << 20) -> tuple[int, ...]:

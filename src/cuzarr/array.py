@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import reprlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -11,13 +14,55 @@ from cuzarr import indexing
 from cuzarr.attributes import Attributes
 from cuzarr.buffers import resolve_device, to_host
 from cuzarr.config import config
-from cuzarr.errors import IndexingError, MetadataError, ReadOnlyError
+from cuzarr.errors import (
+    DeviceUnavailableError,
+    IndexingError,
+    MetadataError,
+    ReadOnlyError,
+    ZarrError,
+)
+from cuzarr.indexing import is_integer
 from cuzarr.metadata.v3 import ArrayMetadata
 from cuzarr.nodes import Node, node_prefix, write_array_metadata  # noqa: F401 (api imports it here)
 from cuzarr.pipeline.chunk_io import make_chunk_io
 from cuzarr.pipeline.read import read_projections
-from cuzarr.pipeline.write import write_projections
+from cuzarr.pipeline.write import trim, write_projections
 from cuzarr.stores.base import Store
+
+# numpy's limit: every chunk is a numpy array.
+MAX_NDIM = 64
+MAX_EXTENT = 2**63 - 1  # indices are int64
+
+
+def as_shape(value: Any, what: str) -> tuple[int, ...]:
+    """An int or a sequence of ints (numpy integers too; bools, floats and strings are
+    refused, not converted) -> a shape; a MetadataError naming ``what`` otherwise."""
+    if is_integer(value):
+        value = (value,)
+    elif isinstance(value, np.ndarray) and value.ndim == 1:
+        value = tuple(value)
+    if (
+        not isinstance(value, Sequence)
+        or isinstance(value, (str, bytes))
+        or len(value) > MAX_NDIM
+        or not all(map(is_integer, value))
+    ):
+        raise MetadataError(
+            f"{what} must be an int or a sequence of at most {MAX_NDIM} ints, not "
+            f"{type(value).__name__} {reprlib.repr(value)}"
+        )
+    out = tuple(int(v) for v in value)
+    if any(not 0 <= v <= MAX_EXTENT for v in out):
+        raise MetadataError(f"{what} {out}: every extent must be in 0..2**63-1")
+    return out
+
+
+def check_device(device: Any) -> None:
+    """``device=``: None (the config's), "auto", "cpu" or "gpu"."""
+    if not (device is None or (isinstance(device, str) and device in ("auto", "cpu", "gpu"))):
+        raise DeviceUnavailableError(
+            f"device must be 'auto', 'cpu' or 'gpu', not {reprlib.repr(device)}"
+        )
 
 
 class Array(Node):
@@ -38,6 +83,7 @@ class Array(Node):
         self._path = path.strip("/")
         self._metadata = metadata
         self._read_only = read_only or store.read_only
+        check_device(device)
         # What was asked for, resolved on every read: a process forked from this one after
         # CUDA was set up cannot use the GPU, and "auto" then means the CPU there.
         self._requested_device = device or config["device"]
@@ -119,7 +165,8 @@ class Array(Node):
 
     @property
     def attrs(self) -> Attributes:
-        return Attributes(lambda: self._metadata.attributes, self._set_attributes)
+        where = f"array {self.name!r} in {self._store}"
+        return Attributes(lambda: self._metadata.attributes, self._set_attributes, where)
 
     @property
     def info(self) -> ArrayInfo:
@@ -153,7 +200,7 @@ class Array(Node):
         return self._read(indexing.vectorized_selection(selection, self.shape, self._io.dims), out)
 
     def get_mask_selection(self, mask: Any, *, out: Any = None) -> Any:
-        return self.get_coordinate_selection(np.asarray(mask, dtype=bool), out=out)
+        return self.get_coordinate_selection(_as_mask(mask), out=out)
 
     @property
     def oindex(self) -> _OIndex:
@@ -201,35 +248,39 @@ class Array(Node):
         self._write(indexing.vectorized_selection(selection, self.shape, self._io.dims), value)
 
     def set_mask_selection(self, mask: Any, value: Any) -> None:
-        self.set_coordinate_selection(np.asarray(mask, dtype=bool), value)
+        self.set_coordinate_selection(_as_mask(mask), value)
 
     def _write(self, sel: indexing.Selection, value: Any) -> None:
         self._check_writable()
         # Check and convert the whole value before any chunk is touched.
-        try:
-            arr = np.asarray(to_host(value), dtype=self.dtype)
-        except (TypeError, ValueError) as e:
-            raise IndexingError(
-                f"cannot store {type(value).__name__} in a {self.dtype} array: {e}"
-            ) from None
+        arr = self._values(value)
         try:
             arr = np.broadcast_to(arr, sel.out_shape)
         except ValueError:
             raise IndexingError(
                 f"value of shape {arr.shape} does not fit the selection of shape {sel.out_shape}"
             ) from None
-        if sel.flat_out:
-            arr = arr.reshape(-1)
-        write_empty = self._write_empty_chunks
-        if write_empty is None:
-            write_empty = config["write_empty_chunks"]
+        write_projections(self._io, sel.projections, sel.out_view(arr), self._write_empty())
+
+    def _values(self, value: Any) -> np.ndarray:
+        """``value`` as a host array of this array's dtype (NaN and infinities are not
+        cast to integers, as numpy's own assignment refuses them)."""
+        try:
+            with np.errstate(invalid="raise"):
+                return np.asarray(to_host(value), dtype=self.dtype)
+        except (TypeError, ValueError, ArithmeticError) as e:
+            raise IndexingError(
+                f"cannot store {type(value).__name__} in a {self.dtype} array: {e}"
+            ) from None
+
+    def _write_empty(self) -> bool:
+        """Whether chunks holding only the fill value are stored."""
         if getattr(self._metadata, "fill_value_null", False):
             # v2 "no fill value": a missing chunk is undefined to zarr-python 2, so a chunk
             # of zeros is stored rather than left out
-            write_empty = True
-        write_projections(
-            self._io, sel.projections, sel.out_view(arr) if not sel.flat_out else arr, write_empty
-        )
+            return True
+        write_empty = self._write_empty_chunks
+        return config["write_empty_chunks"] if write_empty is None else bool(write_empty)
 
     def _check_writable(self) -> None:
         if self._read_only:
@@ -237,46 +288,54 @@ class Array(Node):
 
     # -- shape and metadata ---------------------------------------------------------------
     def resize(self, *shape: Any) -> None:
-        """Change the shape; chunks wholly outside the new shape are deleted."""
+        """Change the shape (``resize(5, 4)`` or ``resize((5, 4))``). Whatever lies
+        outside the new shape is gone: it reads as the fill value if the array grows
+        again. That is done before the new shape is stored, so a resize cut short leaves
+        the old shape with nothing removed coming back. Growing also clears what other
+        writers left stored past the old shape (zarr-python keeps edge chunks whole)."""
         self._check_writable()
-        new_shape = tuple(
-            int(s)
-            for s in (shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
-        )
+        one = len(shape) == 1 and not is_integer(shape[0])
+        new_shape = as_shape(shape[0] if one else shape, "resize: the new shape")
         if len(new_shape) != self.ndim:
             raise MetadataError(
-                f"resize: new shape {new_shape} has {len(new_shape)} dimensions, the array {self.ndim}"
+                f"resize: new shape {new_shape} has {len(new_shape)} dimensions, "
+                f"the array {self.ndim}"
             )
-        if any(s < 0 for s in new_shape):
-            raise MetadataError(f"resize: shape {new_shape} has a negative extent")
-        new_grid = self._metadata.chunk_grid.grid_shape(new_shape)
-        stale = [
-            self._io.key(c)
-            for c in self._stored_chunk_coords()
-            if any(ci >= n for ci, n in zip(c, new_grid))
-        ]
-        self._set_metadata(self._metadata.with_shape(new_shape))
-        if stale:
-            self._store.delete_many(stale)
+        metadata = self._metadata.with_shape(new_shape)  # checked before anything changes
+        trim(self._io, new_shape, self._stored_chunk_coords(), self._write_empty())
+        self._set_metadata(metadata)
 
     def append(self, data: Any, axis: int = 0) -> tuple[int, ...]:
-        """Grow along ``axis`` and write ``data`` there; returns the new shape."""
-        data = np.asarray(data)
-        if data.ndim != self.ndim:
-            raise IndexingError(f"append: data has {data.ndim} dimensions, the array {self.ndim}")
-        axis = axis % self.ndim
-        for i, (a, b) in enumerate(zip(self.shape, data.shape)):
-            if i != axis and a != b:
-                raise IndexingError(
-                    f"append: data shape {data.shape} does not match {self.shape} off axis {axis}"
-                )
-        old = self.shape[axis]
-        new_shape = tuple(
-            s + data.shape[axis] if i == axis else s for i, s in enumerate(self.shape)
+        """Grow along ``axis`` and write ``data`` there; returns the new shape. The data
+        is checked and converted first: when it does not fit, the array is unchanged."""
+        self._check_writable()
+        if not self.ndim:
+            raise IndexingError("append: a 0-d array has no axis to grow along")
+        if not is_integer(axis) or not -self.ndim <= axis < self.ndim:
+            raise IndexingError(f"append: axis must be an int in {-self.ndim}..{self.ndim - 1}")
+        axis = int(axis) % self.ndim
+        arr = self._values(data)
+        if arr.ndim != self.ndim:
+            raise IndexingError(f"append: data has {arr.ndim} dimensions, the array {self.ndim}")
+        if any(i != axis and a != b for i, (a, b) in enumerate(zip(self.shape, arr.shape))):
+            raise IndexingError(
+                f"append: data shape {arr.shape} does not match {self.shape} off axis {axis}"
+            )
+        old_shape = self.shape
+        new_shape = tuple(s + arr.shape[axis] if i == axis else s for i, s in enumerate(old_shape))
+        # Unlike resize, nothing is cleared first: all that comes into view is written
+        # next (and cuzarr's own writes and resizes leave nothing stored past the shape).
+        self._set_metadata(self._metadata.with_shape(new_shape))
+        region = tuple(
+            slice(old_shape[axis], None) if i == axis else slice(None) for i in range(self.ndim)
         )
-        self.resize(new_shape)
-        region = tuple(slice(old, None) if i == axis else slice(None) for i in range(self.ndim))
-        self[region] = data
+        try:
+            self[region] = arr
+        except ZarrError:
+            # The write failed (a codec, the store): take the new rows back, best effort.
+            with contextlib.suppress(ZarrError):
+                self.resize(old_shape)
+            raise
         return new_shape
 
     def update_attributes(self, new: dict[str, Any]) -> Array:
@@ -300,6 +359,13 @@ class Array(Node):
             coords = encoding.decode(rest)
             if coords is not None and len(coords) == self.ndim:
                 yield coords
+
+
+def _as_mask(mask: Any) -> np.ndarray:
+    try:
+        return np.asarray(mask, dtype=bool)
+    except (TypeError, ValueError) as e:
+        raise IndexingError(f"a mask selection is a boolean array, not {mask!r:.80}: {e}") from None
 
 
 class _OIndex:

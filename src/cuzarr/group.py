@@ -13,15 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from cuzarr.array import Array
+from cuzarr.array import Array, as_shape
 from cuzarr.attributes import Attributes
 from cuzarr.errors import (
     ContainsNodeError,
     GroupNotFoundError,
+    InvalidKeyError,
     MetadataError,
     NodeNotFoundError,
     ReadOnlyError,
 )
+from cuzarr.indexing import is_integer
 from cuzarr.metadata.consolidated import Consolidated, parse_inline, parse_zmetadata
 from cuzarr.metadata.n5 import read_n5_node
 from cuzarr.metadata.v2 import ZMETADATA, load_object
@@ -34,6 +36,7 @@ from cuzarr.nodes import (  # re-exported: api.py imports these from here
     ensure_parent_groups,
     join_path,
     node_exists,
+    node_path,
     node_prefix,
     not_found,
     parse_v3_node,
@@ -156,7 +159,8 @@ class Group(Node):
 
     @property
     def attrs(self) -> Attributes:
-        return Attributes(lambda: self._metadata.attributes, self._set_attributes)
+        where = f"group {self.name!r} in {self._store}"
+        return Attributes(lambda: self._metadata.attributes, self._set_attributes, where)
 
     def _set_attributes(self, attributes: dict[str, Any]) -> None:
         self._check_writable()
@@ -180,8 +184,22 @@ class Group(Node):
         return f"<cuzarr.Group {self._store}{self.name}>"
 
     # -- members --------------------------------------------------------------------------
+    def _member_path(self, key: Any, lookup: bool = False) -> tuple[str, str]:
+        """(the member's name in normal form, its path) for a member name as given
+        (``"a/b"``, ``"/a"``). A name that is not a str, or names no member (``""``,
+        ``"/"``: the group itself) is refused: NodeNotFoundError (a KeyError) for a
+        ``lookup``, else InvalidKeyError; :func:`node_path` refuses the rest."""
+        name = node_path(key) if isinstance(key, str) else None
+        if not name:
+            error = NodeNotFoundError if lookup else InvalidKeyError
+            raise error(
+                f"a member of group {self.name!r} (in {self._store}) is named by a non-empty "
+                f"str, not {type(key).__name__} {key!r}"
+            )
+        return name, join_path(self._path, name)
+
     def __getitem__(self, key: str) -> Array | Group:
-        path = join_path(self._path, key)
+        key, path = self._member_path(key, lookup=True)
         if self._consolidated is not None:
             meta = self._consolidated.get(key)
             if meta is None:
@@ -216,10 +234,14 @@ class Group(Node):
         except NodeNotFoundError:
             return default
 
-    def __contains__(self, key: str) -> bool:
+    def __contains__(self, key: object) -> bool:
+        try:
+            key, path = self._member_path(key, lookup=True)
+        except (NodeNotFoundError, InvalidKeyError):
+            return False  # as for a dict: what cannot name a member is not one
         if self._consolidated is not None:
             return key in self._consolidated
-        return node_exists(self._store, join_path(self._path, key), self.zarr_format)
+        return node_exists(self._store, path, self.zarr_format)
 
     def _children(self) -> list[tuple[str, Array | Group]]:
         if self._consolidated is not None:
@@ -232,17 +254,19 @@ class Group(Node):
                 ),
             )
             for name, meta in read_children(self._store, self._path, self.zarr_format)
+            # A key another program wrote ("/abs/zarr.json", "a//b") can list a folder
+            # that names no member, or this group again: walking it would never end.
+            if _is_member_name(name)
         ]
 
     def members(self, max_depth: int | None = 0) -> Iterator[tuple[str, Array | Group]]:
         """(name, node) for each child; with ``max_depth`` > 0 or None, descendants too
-        (names relative to this group)."""
-        for name, node in self._children():
-            yield name, node
-            if isinstance(node, Group) and (max_depth is None or max_depth > 0):
-                depth = None if max_depth is None else max_depth - 1
-                for sub, child in node.members(depth):
-                    yield f"{name}/{sub}", child
+        (names relative to this group, each group followed by what it holds)."""
+        _check_depth(max_depth, "members: max_depth")
+        return (
+            (name, node)
+            for name, node, _, _ in _walk(self, None if max_depth is None else max_depth + 1)
+        )
 
     def keys(self) -> Iterator[str]:
         return (name for name, _ in self.members())
@@ -267,18 +291,16 @@ class Group(Node):
 
     def tree(self, level: int | None = None) -> str:
         """A text drawing of the hierarchy below this group."""
+        _check_depth(level, "tree: level")
         lines = [self.name]
-
-        def walk(group: Group, indent: str, depth: int) -> None:
-            children = group._children()
-            for i, (name, node) in enumerate(children):
-                last = i == len(children) - 1
-                label = name if isinstance(node, Group) else f"{name} {node.shape} {node.dtype}"
-                lines.append(f"{indent}{'└── ' if last else '├── '}{label}")
-                if isinstance(node, Group) and (level is None or depth < level):
-                    walk(node, indent + ("    " if last else "│   "), depth + 1)
-
-        walk(self, "", 1)
+        indents = [""]  # per depth: the drawing left of a member at that depth
+        for name, node, depth, last in _walk(self, level):
+            del indents[depth:]
+            label = name.rsplit("/", 1)[-1]
+            if isinstance(node, Array):
+                label = f"{label} {node.shape} {node.dtype}"
+            lines.append(f"{indents[-1]}{'└── ' if last else '├── '}{label}")
+            indents.append(indents[-1] + ("    " if last else "│   "))
         return "\n".join(lines)
 
     # -- creating members -----------------------------------------------------------------
@@ -290,7 +312,7 @@ class Group(Node):
         self._check_writable()
         group = create_group(
             self._store,
-            path=join_path(self._path, name),
+            path=self._member_path(name)[1],
             overwrite=overwrite,
             attributes=attributes,
             zarr_format=self.zarr_format,
@@ -300,12 +322,11 @@ class Group(Node):
 
     def require_group(self, name: str, **kwargs: Any) -> Group:
         """The member group ``name``, created if absent."""
+        path = self._member_path(name)[1]
         if name in self:
             node = self[name]
             if not isinstance(node, Group):
-                raise ContainsNodeError(
-                    f"{join_path(self._path, name)!r} in {self._store} is an array, not a group"
-                )
+                raise ContainsNodeError(f"{path!r} in {self._store} is an array, not a group")
             return node
         return self.create_group(name, **kwargs)
 
@@ -317,27 +338,63 @@ class Group(Node):
 
         self._check_writable()
         kwargs.setdefault("zarr_format", self.zarr_format)
-        array = create_array(self._store, name=join_path(self._path, name), **kwargs)
+        array = create_array(self._store, name=self._member_path(name)[1], **kwargs)
         self._wrote()
         return array
 
     def require_array(self, name: str, *, shape: Any, **kwargs: Any) -> Array:
-        path = join_path(self._path, name)
+        path = self._member_path(name)[1]
         if name in self:
             node = self[name]
             if not isinstance(node, Array):
                 raise ContainsNodeError(f"{path!r} in {self._store} is a group, not an array")
-            if tuple(node.shape) != tuple(shape if isinstance(shape, tuple) else (shape,)):
+            if node.shape != as_shape(shape, "shape"):
                 raise MetadataError(f"{path!r} exists with shape {node.shape}, not {shape}")
             return node
         return self.create_array(name, shape=shape, **kwargs)
 
     def __delitem__(self, key: str) -> None:
         self._check_writable()
-        if key not in self:
+        name, path = self._member_path(key, lookup=True)
+        if name not in self:
             raise NodeNotFoundError(f"{self.name!r} has no member {key!r}")
-        self._store.delete_prefix(node_prefix(join_path(self._path, key)))
+        self._store.delete_prefix(node_prefix(path))
         self._wrote()
+
+
+def _walk(group: Group, levels: int | None) -> Iterator[tuple[str, Array | Group, int, bool]]:
+    """(name relative to ``group``, node, depth from 1, whether it is its group's last
+    member) for every member down to ``levels`` deep (None: all), each group followed
+    by its own members. Iterative: a hierarchy deeper than Python's stack is walked too."""
+    stack = [("", iter(_with_last(group._children())), 1)]
+    while stack:
+        prefix, members, depth = stack[-1]
+        step = next(members, None)
+        if step is None:
+            stack.pop()
+            continue
+        (name, node), last = step
+        full = f"{prefix}{name}"
+        yield full, node, depth, last
+        if isinstance(node, Group) and (levels is None or depth < levels):
+            stack.append((f"{full}/", iter(_with_last(node._children())), depth + 1))
+
+
+def _is_member_name(name: str) -> bool:
+    """One path segment that names a node below the group (not "", ".", ".." ...)."""
+    try:
+        return bool(name) and "/" not in name and node_path(name) == name
+    except InvalidKeyError:
+        return False
+
+
+def _with_last(items: list[Any]) -> Iterator[tuple[Any, bool]]:
+    return ((item, i == len(items) - 1) for i, item in enumerate(items))
+
+
+def _check_depth(value: Any, what: str) -> None:
+    if value is not None and not (is_integer(value) and value >= 0):
+        raise MetadataError(f"{what} must be None or an int >= 0, not {value!r}")
 
 
 def open_group_at(

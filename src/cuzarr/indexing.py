@@ -16,7 +16,10 @@ Three modes, as in zarr-python and numpy:
   index the *flattened* output (``Selection.flat_out``).
 
 Negative-step slices are turned into positive ones plus an axis flip of the output
-(``Selection.flip_axes``), so chunks are always read in ascending order.
+(``Selection.flip_axes``), so chunks are always read in ascending order. An integer array
+of several dimensions on one axis (numpy's ``a[np.array([[0, 1], [2, 3]])]``) is
+projected as the flat list of its indices: the projections index the output reshaped so
+that those dimensions are one (``Selection.view_shape``).
 """
 
 from __future__ import annotations
@@ -48,11 +51,16 @@ class Selection:
     projections: list[ChunkProjection]
     flip_axes: tuple[int, ...] = ()
     flat_out: bool = False
+    # The shape the projections index when it is not out_shape (multi-dimensional index
+    # arrays flattened); flip_axes count its axes.
+    view_shape: tuple[int, ...] | None = None
 
     def out_view(self, out: np.ndarray) -> np.ndarray:
         """The view of ``out`` that projections index (axes flipped, or flattened)."""
         if self.flat_out:
             return out.reshape(-1)
+        if self.view_shape is not None:
+            out = out.reshape(self.view_shape)
         if self.flip_axes:
             index = [slice(None)] * out.ndim
             for axis in self.flip_axes:
@@ -70,11 +78,12 @@ class Selection:
             raise IndexingError(f"out= has dtype {out.dtype}, the array has {dtype}")
 
     def read_into(self, result: Any, read: Callable[[Any], None], empty: Callable) -> None:
-        """``read(view)`` fills ``result`` through :meth:`out_view`; a flattened output must
-        be contiguous, so a strided ``result`` is filled through a fresh ``empty(shape,
-        dtype)`` buffer (numpy or cupy) and copied."""
+        """``read(view)`` fills ``result`` through :meth:`out_view`; a flattened or reshaped
+        output must be contiguous (else the reshape is a copy), so a strided ``result`` is
+        filled through a fresh ``empty(shape, dtype)`` buffer (numpy or cupy) and copied."""
         target = result
-        if self.flat_out and not result.flags.c_contiguous:
+        reshaped = self.flat_out or self.view_shape is not None
+        if reshaped and not result.flags.c_contiguous:
             target = empty(self.out_shape, result.dtype)
         read(self.out_view(target))
         if target is not result:
@@ -160,8 +169,30 @@ def _expand_ellipsis(selection: Any, ndim: int) -> tuple[Any, ...]:
     return selection + (slice(None),) * (ndim - len(selection))
 
 
-def _is_int(x: Any) -> bool:
+def is_integer(x: Any) -> bool:
+    """An int or a numpy integer, and not a bool: True is neither an index nor a length."""
     return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
+def _index_array(sel: Any) -> np.ndarray:
+    """A user's index array; an empty list is an empty integer index, as in numpy (its
+    own dtype would be float64)."""
+    if isinstance(sel, np.ndarray):
+        return sel
+    try:
+        arr = np.asarray(sel)
+    except (TypeError, ValueError) as e:  # ragged lists
+        raise IndexingError(f"{sel!r:.80} is not an index array: {e}") from None
+    if arr.size == 0:
+        return arr.astype(np.intp)
+    return arr
+
+
+def _slice_indices(sel: slice, size: int, axis: int) -> tuple[int, int, int]:
+    try:
+        return sel.indices(size)
+    except (TypeError, ValueError) as e:  # slice("a"), a zero step
+        raise IndexingError(f"axis {axis}: {sel!r} is not a valid slice: {e}") from None
 
 
 def _normalize_int(i: Any, size: int, axis: int) -> int:
@@ -172,18 +203,20 @@ def _normalize_int(i: Any, size: int, axis: int) -> int:
 
 
 def _normalize_array(sel: Any, size: int, axis: int) -> np.ndarray:
-    arr = np.asarray(sel)
+    """Indices into an axis of ``size``, non-negative, as a 1-d array (a multi-dimensional
+    integer array is flattened: the caller keeps its shape)."""
+    arr = _index_array(sel)
     if arr.dtype == bool:
         if arr.ndim != 1 or arr.shape[0] != size:
             raise IndexingError(
                 f"boolean index for axis {axis} has shape {arr.shape}, expected ({size},)"
             )
         return np.flatnonzero(arr)
-    if arr.dtype.kind not in "iu" or arr.ndim != 1:
+    if arr.dtype.kind not in "iu" or arr.ndim == 0:
         raise IndexingError(
-            f"axis {axis}: expected an int, slice, or 1-d integer/boolean array, not {sel!r}"
+            f"axis {axis}: expected an int, slice, integer array or 1-d boolean array, not {sel!r}"
         )
-    arr = arr.astype(np.int64, copy=False)
+    arr = arr.astype(np.int64, copy=False).reshape(-1)
     if arr.size and (arr.min() < -size or arr.max() >= size):
         raise BoundsCheckError(f"an index in axis {axis} is out of bounds for size {size}")
     return np.where(arr < 0, arr + size, arr)
@@ -199,25 +232,33 @@ def orthogonal_selection(
     """Each dimension selected on its own: ints, slices (any step), int or bool arrays."""
     selection = _expand_ellipsis(selection, len(shape))
     per_dim: list[list[_DimPiece]] = []
-    out_shape: list[int] = []
+    out_shape: list[int] = []  # the axes the projections index
+    final_shape: list[int] = []  # the same, with index arrays' own shapes
     flip: list[int] = []
     n_arrays = n_ints = 0
     for axis, (sel, size, dim) in enumerate(zip(selection, shape, dims)):
-        if _is_int(sel):
+        if isinstance(sel, np.ndarray) and sel.ndim == 0 and sel.dtype.kind in "iu":
+            sel = sel[()]  # numpy takes a 0-d integer array as an int
+        if is_integer(sel):
             per_dim.append(_int_pieces(_normalize_int(sel, size, axis), dim))
             n_ints += 1
         elif isinstance(sel, slice):
-            start, stop, step = sel.indices(size)
+            start, stop, step = _slice_indices(sel, size, axis)
             if step < 0:
                 # Read the same elements ascending, then flip that output axis.
                 n = len(range(start, stop, step))
                 start, stop, step = (start + (n - 1) * step, start + 1, -step) if n else (0, 0, 1)
                 flip.append(len(out_shape))
             out_shape.append(len(range(start, stop, step)))
+            final_shape.append(out_shape[-1])
             per_dim.append(_slice_pieces(start, stop, step, dim))
         elif _is_array_like(sel):
-            indices = _normalize_array(sel, size, axis)
+            arr = _index_array(sel)
+            indices = _normalize_array(arr, size, axis)
             out_shape.append(len(indices))
+            # An integer array's own shape (numpy's a[np.array([[0, 1], [2, 3]])]).
+            multi = arr.ndim > 1 and arr.dtype != bool
+            final_shape.extend(arr.shape if multi else (len(indices),))
             per_dim.append(_array_pieces(indices, dim))
             n_arrays += 1
         elif sel is None:
@@ -231,7 +272,8 @@ def orthogonal_selection(
         projections = [_combine(pieces, outer) for pieces in itertools.product(*per_dim)]
     else:
         projections = _product_projections(per_dim)
-    return Selection(tuple(out_shape), projections, tuple(flip))
+    view = tuple(out_shape) if final_shape != out_shape else None
+    return Selection(tuple(final_shape), projections, tuple(flip), view_shape=view)
 
 
 def _product_projections(per_dim: list[list[_DimPiece]]) -> list[ChunkProjection]:
@@ -256,10 +298,10 @@ def _product_projections(per_dim: list[list[_DimPiece]]) -> list[ChunkProjection
 def _outer(sels: list[Any]) -> tuple[Any, ...]:
     """Turn a per-dimension selection with several arrays into ``np.ix_`` form (ints stay
     scalars and drop their dimension; slices become ranges)."""
-    k = sum(not _is_int(s) for s in sels)
+    k = sum(not is_integer(s) for s in sels)
     out, j = [], 0
     for s in sels:
-        if _is_int(s):
+        if is_integer(s):
             out.append(s)
             continue
         a = np.arange(s.start, s.stop, s.step) if isinstance(s, slice) else s
@@ -285,7 +327,7 @@ def _combine(pieces: tuple[_DimPiece, ...], outer: bool) -> ChunkProjection:
 def basic_selection(selection: Any, shape: Sequence[int], dims: Sequence[DimGrid]) -> Selection:
     """Ints, slices and Ellipsis only (numpy's basic indexing)."""
     for sel in _expand_ellipsis(selection, len(shape)):
-        if not (_is_int(sel) or isinstance(sel, slice)):
+        if not (is_integer(sel) or isinstance(sel, slice)):
             raise IndexingError(f"basic selection takes ints, slices and Ellipsis, not {sel!r}")
     return orthogonal_selection(selection, shape, dims)
 
@@ -296,8 +338,8 @@ def vectorized_selection(
     """Points: integer arrays broadcast together, or one boolean mask of the array's shape."""
     if not isinstance(selection, tuple):
         selection = (selection,)
-    if len(selection) == 1 and np.asarray(selection[0]).dtype == bool:
-        mask = np.asarray(selection[0])
+    if len(selection) == 1 and _index_array(selection[0]).dtype == bool:
+        mask = _index_array(selection[0])
         if mask.shape != tuple(shape):
             raise IndexingError(
                 f"boolean mask has shape {mask.shape}, the array has {tuple(shape)}"
@@ -308,9 +350,9 @@ def vectorized_selection(
             f"vindex needs one integer array per dimension ({len(shape)}), got {len(selection)}"
         )
     for axis, sel in enumerate(selection):
-        if isinstance(sel, slice) or not (_is_int(sel) or _is_array_like(sel)):
+        if isinstance(sel, slice) or not (is_integer(sel) or _is_array_like(sel)):
             raise IndexingError(f"vindex axis {axis}: expected integer arrays, not {sel!r}")
-    arrays = [np.asarray(s) for s in selection]
+    arrays = [_index_array(s) for s in selection]
     for axis, a in enumerate(arrays):
         if a.dtype.kind not in "iu":
             raise IndexingError(f"vindex axis {axis}: expected integers, got dtype {a.dtype}")
@@ -347,9 +389,9 @@ def is_pure_vectorized(selection: Any, ndim: int) -> bool:
     """numpy's fancy indexing, as ``Array.__getitem__`` dispatches it: a full boolean mask,
     or integer arrays in every dimension (a single 1-d array is orthogonal anyway)."""
     sel = selection if isinstance(selection, tuple) else (selection,)
-    if len(sel) == 1 and ndim > 1 and _is_array_like(sel[0]) and np.asarray(sel[0]).dtype == bool:
-        return np.asarray(sel[0]).ndim == ndim
-    arrays = [s for s in sel if _is_array_like(s)]
-    if len(arrays) < 2 and not any(_is_array_like(s) and np.ndim(s) > 1 for s in sel):
+    arrays = [_index_array(s) for s in sel if _is_array_like(s)]
+    if len(sel) == 1 and ndim > 1 and arrays and arrays[0].dtype == bool:
+        return arrays[0].ndim == ndim
+    if len(arrays) < 2 and not any(a.ndim > 1 for a in arrays):
         return False
-    return len(sel) == ndim and all(_is_array_like(s) or _is_int(s) for s in sel)
+    return len(sel) == ndim and all(_is_array_like(s) or is_integer(s) for s in sel)

@@ -79,13 +79,31 @@ def holding_objects(store: Any, keys: Iterable[str]) -> Iterator[None]:
 
 @contextmanager
 def file_lock(path: str) -> Iterator[None]:
-    """An exclusive ``flock`` on the file at ``path`` (created, and its folder, if
-    missing), removed again before it is released."""
+    """An exclusive ``flock`` on the file at ``path``, removed again before it is
+    released. Folders made for it are removed too when nothing else was put in them (a
+    write that ends up storing nothing, a chunk of fill values, leaves no trace)."""
+    made = _missing_folders(os.path.dirname(path))
     fd = _lock_fd(path, blocking=True)
     try:
         yield
     finally:
         _release(path, fd)
+        for folder in made:  # deepest first; one that holds anything stays
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
+
+
+def _missing_folders(folder: str) -> list[str]:
+    missing = []
+    while folder and not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return missing
 
 
 def _lock_fd(path: str, blocking: bool) -> int | None:
@@ -111,12 +129,25 @@ def _lock_fd(path: str, blocking: bool) -> int | None:
 
 
 def _open_creating(path: str) -> int:
+    # Retried: another process may remove an empty folder between making it and open.
     flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-    try:
-        return os.open(path, flags, 0o666)
-    except FileNotFoundError:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        return os.open(path, flags, 0o666)
+    for _ in range(8):
+        try:
+            return os.open(path, flags, 0o666)
+        except FileNotFoundError:
+            make_folders(os.path.dirname(path))
+    return os.open(path, flags, 0o666)
+
+
+def make_folders(folder: str) -> None:
+    """``os.makedirs(folder, exist_ok=True)`` without recursion (which a path some
+    thousand folders deep would exhaust): missing folders made from the top down."""
+    missing = _missing_folders(folder)
+    for path in reversed(missing):
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            pass
 
 
 def _release(path: str, fd: int) -> None:

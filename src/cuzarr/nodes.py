@@ -66,6 +66,21 @@ def node_path(path: str | None) -> str:
     return path
 
 
+def member_folders(store: Store, path: str) -> list[str]:
+    """The sub-folder names under node ``path`` that can name a member. Stores built by
+    other tools (a dict, a zip) may hold keys like ``a/./b`` or ``a//b``: their folders
+    name no node, so a walk skips them rather than failing or looping."""
+    return [d for d in store.list_dir(node_prefix(path))[1] if _is_node_name(d)]
+
+
+def _is_node_name(name: str) -> bool:
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and not any(c in name for c in "/\\\0")
+    )
+
+
 def join_path(*parts: str) -> str:
     """Node paths joined with ``/``, each checked by :func:`node_path`."""
     return "/".join(p for p in map(node_path, parts) if p)
@@ -174,7 +189,7 @@ def read_children(store: Store, path: str, zarr_format: int) -> list[tuple[str, 
     with one batched read for all of their documents."""
     if zarr_format == "n5":
         return n5.read_n5_children(store, path)
-    _, dirs = store.list_dir(node_prefix(path))
+    dirs = member_folders(store, path)
     if zarr_format == 3:
         raws = store.get_many([node_prefix(join_path(path, d)) + V3_KEY for d in dirs])
         return [
@@ -271,8 +286,7 @@ def walk_documents(
         for rel in level:
             full = join_path(path, rel)
             found += [
-                (join_path(rel, d), join_path(full, d))
-                for d in store.list_dir(node_prefix(full))[1]
+                (join_path(rel, d), join_path(full, d)) for d in member_folders(store, full)
             ]
         names = (V3_KEY,) if zarr_format == 3 else (ZARRAY, ZGROUP, ZATTRS)
         raws = store.get_many([node_prefix(full) + k for _, full in found for k in names])

@@ -119,8 +119,8 @@ def test_codecs_n5_cannot_store():
     ("change", "error", "match"),
     [
         ({"blockSize": [8, 7]}, MetadataError, "differ in rank"),
-        ({"dimensions": [30, -1, 10]}, MetadataError, "'dimensions' must be a list"),
-        ({"blockSize": [8, 0, 6]}, MetadataError, "'blockSize'"),
+        ({"dimensions": [30, -1, 10]}, MetadataError, r"dimensions\[1\] must be an integer"),
+        ({"blockSize": [8, 0, 6]}, MetadataError, r"blockSize\[1\]"),
         ({"dataType": "object"}, UnsupportedError, "dataType 'object'"),
         ({"compression": {"level": 1}}, MetadataError, "'compression' must be an object"),
         ({"compression": {"type": "gzip", "level": "max"}}, MetadataError, "compression.level"),

@@ -20,7 +20,8 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from cuzarr.errors import InvalidKeyError, MetadataError
+from cuzarr.errors import InvalidKeyError, MetadataError, UnsupportedError
+from cuzarr.metadata import shown
 from cuzarr.metadata.convert import from_zarray
 from cuzarr.metadata.v2 import ZARRAY, ZATTRS, ZGROUP, parse_zarray, parse_zgroup
 from cuzarr.metadata.v3 import (
@@ -28,6 +29,7 @@ from cuzarr.metadata.v3 import (
     GroupMetadata,
     parse_array_metadata,
     parse_group_metadata,
+    with_where,
 )
 from cuzarr.stores.base import check_key
 
@@ -72,19 +74,33 @@ class Consolidated:
         return view
 
 
+def _attributes(doc: dict[str, Any], name: str) -> Any:
+    """The attributes a document holds; absent or null means none (a non-object value is
+    left for the node's metadata to refuse)."""
+    value = doc.get(name)
+    return {} if value is None else value
+
+
 def _parse_node(doc: dict[str, Any], where: str) -> NodeMetadata:
+    try:
+        return _parse_node_document(doc, where)
+    except (MetadataError, UnsupportedError) as e:
+        raise with_where(e, where) from None
+
+
+def _parse_node_document(doc: dict[str, Any], where: str) -> NodeMetadata:
     if ZARRAY in doc or ZGROUP in doc:  # a v2 node, gathered from .zmetadata
-        attrs = doc.get(ZATTRS) or {}
+        attrs = _attributes(doc, ZATTRS)
         if ZARRAY in doc:
             return from_zarray(parse_zarray(doc[ZARRAY], where), attrs, where)
         parse_zgroup(doc[ZGROUP], where)
         return GroupMetadata(attributes=attrs, zarr_format=2)
     if doc.get("zarr_format") == 2:  # a v2 document inside v3 inline metadata
         if "shape" in doc:
-            attrs = doc.get("attributes") or {}
+            attrs = _attributes(doc, "attributes")
             core = {k: v for k, v in doc.items() if k != "attributes"}
             return from_zarray(parse_zarray(core, where), attrs, where)
-        return GroupMetadata(attributes=doc.get("attributes") or {}, zarr_format=2)
+        return GroupMetadata(attributes=_attributes(doc, "attributes"), zarr_format=2)
     if doc.get("node_type") == "array":
         return parse_array_metadata(doc, where)
     if doc.get("node_type") == "group":
@@ -115,7 +131,7 @@ def parse_inline(obj: Any, where: str) -> Consolidated:
     """A v3 group's ``consolidated_metadata`` value -> view."""
     if not isinstance(obj, dict) or obj.get("kind") != "inline":
         kind = obj.get("kind") if isinstance(obj, dict) else obj
-        raise MetadataError(f"{where}: consolidated_metadata kind must be 'inline', not {kind!r}")
+        raise MetadataError(f"{where}: consolidated_metadata kind must be 'inline', not {shown(kind)}")
     docs = obj.get("metadata")
     if not isinstance(docs, dict) or not all(isinstance(d, dict) for d in docs.values()):
         raise MetadataError(f"{where}: consolidated_metadata.metadata must map paths to objects")
@@ -129,7 +145,7 @@ def parse_zmetadata(doc: Any, where: str) -> tuple[GroupMetadata, Consolidated]:
     """A v2 ``.zmetadata`` document -> (the group's own metadata, view of its members)."""
     if not isinstance(doc, dict) or doc.get("zarr_consolidated_format") != 1:
         found = doc.get("zarr_consolidated_format") if isinstance(doc, dict) else doc
-        raise MetadataError(f"{where}: zarr_consolidated_format must be 1, found {found!r}")
+        raise MetadataError(f"{where}: zarr_consolidated_format must be 1, found {shown(found)}")
     entries = doc.get("metadata")
     if not isinstance(entries, dict):
         raise MetadataError(f"{where}: 'metadata' must be an object")
@@ -143,9 +159,11 @@ def parse_zmetadata(doc: Any, where: str) -> tuple[GroupMetadata, Consolidated]:
         raise MetadataError(f"{where}: no '.zgroup' entry for the group itself")
     parse_zgroup(root[ZGROUP], where)
     members = {p: d for p, d in nodes.items() if ZARRAY in d or ZGROUP in d}
-    return GroupMetadata(attributes=root.get(ZATTRS) or {}, zarr_format=2), Consolidated(
-        members, where
-    )
+    try:
+        group = GroupMetadata(attributes=_attributes(root, ZATTRS), zarr_format=2)
+    except MetadataError as e:
+        raise with_where(e, f"{where}['.zattrs']") from None
+    return group, Consolidated(members, where)
 
 
 # -- writing ----------------------------------------------------------------------------

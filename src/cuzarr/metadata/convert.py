@@ -35,7 +35,7 @@ from cuzarr.grid import ChunkKeyEncoding, RegularChunkGrid
 from cuzarr.metadata.dtypes import BYTES, STRING, byte_order, native, vlen_kind
 from cuzarr.metadata.fill import default_fill_value, encode_fill_value_v2, parse_fill_value_v2
 from cuzarr.metadata.v2 import ZArray
-from cuzarr.metadata.v3 import ArrayMetadata
+from cuzarr.metadata.v3 import ArrayMetadata, with_where
 
 _DTYPE_FIELDS = ("dtype", "astype", "encode_dtype", "decode_dtype")
 
@@ -160,8 +160,7 @@ def from_zarray(z: ZArray, attributes: dict[str, Any], where: str = ".zarray") -
             has_compressor=compressor is not None,
         )
     except (MetadataError, UnsupportedError) as e:
-        msg = str(e)
-        raise type(e)(msg if msg.startswith(where) else f"{where}: {msg}") from None
+        raise with_where(e, where) from None
 
 
 # -- internal -> .zarray ----------------------------------------------------------------

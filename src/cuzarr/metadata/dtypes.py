@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from cuzarr.errors import MetadataError, UnsupportedError
+from cuzarr.metadata import shown
 
 V3_NUMERIC = {
     "bool": "?",
@@ -59,6 +60,9 @@ _NAME_OF_CHAR = {np.dtype(v).str[1:]: k for k, v in V3_NUMERIC.items()}
 _RAW = re.compile(r"^r(\d+)$")
 _TIME_UNITS = ("Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as", "generic")
 _SPELLING = "zarr_v3_name"  # dtype.metadata key: the v3 name this type was read under
+
+# The largest element numpy makes (its item size is a C int).
+MAX_ITEMSIZE = 2**31 - 1
 
 STRING = np.dtype("O", metadata={"vlen": "string"})
 BYTES = np.dtype("O", metadata={"vlen": "bytes"})
@@ -105,10 +109,10 @@ def native(dtype: np.dtype) -> np.dtype:
 
 def _length_bytes(name: str, config: dict[str, Any], multiple: int = 1) -> int:
     n = config.get("length_bytes")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0 or n % multiple:
+    if type(n) is not int or not 0 < n <= MAX_ITEMSIZE or n % multiple:
         raise MetadataError(
-            f"data_type {name!r}: configuration.length_bytes must be a non-negative multiple "
-            f"of {multiple}, not {n!r}"
+            f"data_type {name!r}: configuration.length_bytes must be a positive multiple "
+            f"of {multiple} (at most {MAX_ITEMSIZE}), not {shown(n)}"
         )
     return n
 
@@ -117,10 +121,14 @@ def _time_dtype(name: str, config: dict[str, Any]) -> np.dtype:
     unit = config.get("unit")
     unit = "us" if unit == "μs" else unit
     scale = config.get("scale_factor", 1)
-    if unit not in _TIME_UNITS:
-        raise MetadataError(f"data_type {name!r}: unit must be one of {_TIME_UNITS}, not {unit!r}")
-    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale < 2**31:
-        raise MetadataError(f"data_type {name!r}: scale_factor must be 1..2**31-1, not {scale!r}")
+    if not isinstance(unit, str) or unit not in _TIME_UNITS:
+        raise MetadataError(
+            f"data_type {name!r}: unit must be one of {_TIME_UNITS}, not {shown(unit)}"
+        )
+    if type(scale) is not int or not 1 <= scale < 2**31:
+        raise MetadataError(
+            f"data_type {name!r}: scale_factor must be 1..2**31-1, not {shown(scale)}"
+        )
     char = "M8" if name == "numpy.datetime64" else "m8"
     if unit == "generic":
         return np.dtype(char)
@@ -138,35 +146,59 @@ def _struct_dtype(name: str, config: dict[str, Any]) -> np.dtype:
         elif isinstance(f, list) and len(f) == 2:
             field_name, field_type = f
         else:
-            raise MetadataError(f"data_type {name!r}: bad field {f!r}")
-        if not isinstance(field_name, str):
+            raise MetadataError(f"data_type {name!r}: bad field {shown(f)}")
+        if not isinstance(field_name, str) or not field_name:
             raise MetadataError(
-                f"data_type {name!r}: field name must be a string, not {field_name!r}"
+                f"data_type {name!r}: field name must be a non-empty string, not "
+                f"{shown(field_name)}"
             )
         out.append((field_name, parse_data_type_v3(field_type)))
+    return spelled(_fixed_struct(out, f"data_type {name!r}"), name)
+
+
+def _fixed_struct(fields: list[Any], what: str) -> np.dtype:
+    """A structured dtype of fixed-size fields (no variable-length strings inside)."""
     try:
-        return spelled(np.dtype(out), name)
-    except (TypeError, ValueError) as e:
-        raise MetadataError(f"data_type {name!r}: {e}") from None
+        dtype = np.dtype(fields)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise MetadataError(f"{what}: {e}") from None
+    _check_fixed_fields(dtype, what)
+    return dtype
+
+
+def _check_fixed_fields(dtype: np.dtype, what: str) -> None:
+    if dtype.hasobject:
+        raise UnsupportedError(f"{what}: structured fields must have a fixed size, not object")
+    if dtype.itemsize == 0:
+        raise MetadataError(f"{what}: a structured type needs at least one byte")
 
 
 def parse_data_type_v3(obj: Any) -> np.dtype:
     """A v3 ``data_type`` JSON value -> native numpy dtype."""
     name, config = obj, {}
     if isinstance(obj, dict):
-        name, config = obj.get("name"), obj.get("configuration") or {}
+        name, config = obj.get("name"), obj.get("configuration", {})
         if not isinstance(config, dict):
-            raise MetadataError(f"data_type {name!r}: configuration must be an object")
+            raise MetadataError(
+                f"data_type {shown(name)}: configuration must be an object, not {shown(config)}"
+            )
     if not isinstance(name, str):
-        raise MetadataError(f"data_type must be a name or an object with a 'name', not {obj!r}")
+        raise MetadataError(
+            f"data_type must be a name or an object with a 'name', not {shown(obj)}"
+        )
     name = V3_ALIASES.get(name, name)
-    if name in V3_NUMERIC and not config:
-        return np.dtype(V3_NUMERIC[name])
     raw = _RAW.match(name)
-    if raw and not config:
+    if (name in V3_NUMERIC or raw) and config:
+        raise MetadataError(f"data_type {name!r} takes no configuration, not {shown(config)}")
+    if name in V3_NUMERIC:
+        return np.dtype(V3_NUMERIC[name])
+    if raw:
         bits = int(raw.group(1))
-        if bits == 0 or bits % 8:
-            raise MetadataError(f"data_type {name!r}: raw bits must be a positive multiple of 8")
+        if bits == 0 or bits % 8 or bits // 8 > MAX_ITEMSIZE:
+            raise MetadataError(
+                f"data_type {shown(name)}: raw bits must be a positive multiple of 8 "
+                f"(at most {MAX_ITEMSIZE} bytes)"
+            )
         return np.dtype(f"V{bits // 8}")
     if name == "string":
         return STRING
@@ -182,7 +214,7 @@ def parse_data_type_v3(obj: Any) -> np.dtype:
         return spelled(np.dtype(f"V{_length_bytes(name, config)}"), name)
     if name in ("structured", "struct"):
         return _struct_dtype(name, config)
-    raise UnsupportedError(f"data type {name!r} is not supported")
+    raise UnsupportedError(f"data type {shown(name)} is not supported")
 
 
 def _is_packed(dtype: np.dtype) -> bool:
@@ -247,28 +279,52 @@ def data_type_to_v3(dtype: np.dtype) -> Any:
 
 
 def _descr_entry(entry: Any) -> tuple[Any, ...]:
-    if not isinstance(entry, list) or len(entry) not in (2, 3) or not isinstance(entry[0], str):
-        raise MetadataError(f"structured dtype field must be [name, type(, shape)], not {entry!r}")
+    if (
+        not isinstance(entry, list)
+        or len(entry) not in (2, 3)
+        or not isinstance(entry[0], str)
+        or not entry[0]
+        or not isinstance(entry[1], str | list)
+    ):
+        raise MetadataError(
+            f"structured dtype field must be [name, type(, shape)], not {shown(entry)}"
+        )
     name, sub = entry[0], entry[1]
-    sub = [_descr_entry(e) for e in sub] if isinstance(sub, list) else sub
-    return (name, sub) if len(entry) == 2 else (name, sub, tuple(entry[2]))
+    sub = [_descr_entry(e) for e in sub] if isinstance(sub, list) else _typestring(sub)
+    if len(entry) == 2:
+        return (name, sub)
+    shape = entry[2]
+    if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+        raise MetadataError(f"structured dtype field {name!r}: bad shape {shown(shape)}")
+    return (name, sub, tuple(shape))
+
+
+# Item sizes numpy gives each kind of number (it also knows float128 and the like,
+# which no Zarr reader shares).
+_NUMBER_SIZES = {"b": (1,), "i": (1, 2, 4, 8), "u": (1, 2, 4, 8), "f": (2, 4, 8), "c": (8, 16)}
+
+
+def _typestring(text: str) -> np.dtype:
+    try:
+        dtype = np.dtype(text)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise MetadataError(f"dtype {shown(text)} is not a numpy typestring ({e})") from None
+    if dtype.kind not in "biufcmMSUVO":
+        raise UnsupportedError(f"dtype {shown(text)} is not a Zarr v2 data type")
+    if dtype.itemsize not in _NUMBER_SIZES.get(dtype.kind, (dtype.itemsize,)):
+        raise UnsupportedError(f"dtype {shown(text)} ({dtype}) has no Zarr data type")
+    if dtype.itemsize == 0 and dtype.kind != "O":
+        raise MetadataError(f"dtype {shown(text)} has elements of no bytes")
+    return dtype
 
 
 def parse_dtype_v2(obj: Any) -> np.dtype:
     """A v2 ``dtype`` (typestring or structured list) -> numpy dtype, byte order kept."""
-    try:
-        if isinstance(obj, list):
-            return np.dtype([_descr_entry(e) for e in obj])
-        if not isinstance(obj, str):
-            raise TypeError
-        dtype = np.dtype(obj)
-    except (TypeError, ValueError) as e:
-        raise MetadataError(
-            f"dtype {obj!r} is not a numpy typestring or field list ({e})"
-        ) from None
-    if dtype.kind not in "biufcmMSUVO":
-        raise UnsupportedError(f"dtype {obj!r} is not a Zarr v2 data type")
-    return dtype
+    if isinstance(obj, str):
+        return _typestring(obj)
+    if not isinstance(obj, list) or not obj:
+        raise MetadataError(f"dtype {shown(obj)} is not a numpy typestring or a list of fields")
+    return _fixed_struct([_descr_entry(e) for e in obj], f"dtype {shown(obj)}")
 
 
 def _listify(descr: Any) -> Any:
@@ -309,7 +365,7 @@ def as_dtype(dtype: Any) -> np.dtype:
             return STRING
     try:
         dt = np.dtype(dtype)
-    except TypeError as e:
-        raise MetadataError(f"not a data type: {dtype!r}") from e
+    except (TypeError, ValueError, OverflowError) as e:
+        raise MetadataError(f"not a data type: {shown(dtype)}") from e
     # fields of mixed byte order: all native here; a v2 array may keep them (convert.py)
     return dt.newbyteorder("=") if byte_order(dt) == "mixed" else native(dt)

@@ -16,7 +16,11 @@ type                          v3                           v2
 ============================  ===========================  ===========================
 
 v2's ``null`` ("no fill value") is read as the type's default, as zarr-python 3 does;
-the caller keeps the null to write it back.
+the caller keeps the null to write it back. v3 always states a fill value.
+
+A value the type cannot hold is refused, never wrapped or rounded into one: 300 or -1 for
+``uint8``, NaN for an integer type, 1e300 for ``float32`` (it would become infinity).
+Integral floats (``2.0``) are taken for integer types: they name the value exactly.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from cuzarr.errors import MetadataError
+from cuzarr.metadata import shown
 from cuzarr.metadata.dtypes import vlen_kind
 
 _FLOAT_SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -47,6 +52,26 @@ def default_fill_value(dtype: np.dtype) -> Any:
     return np.zeros((), dtype=dtype)[()]
 
 
+def _is_real(value: Any) -> bool:
+    """A Python or numpy int or float (bools are not numbers here)."""
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+
+
+def _float_value(value: Any, dtype: np.dtype, field: str) -> Any:
+    """A real number as ``dtype``; one too large for it is refused, not made infinite."""
+    try:
+        as_float = float(value)
+    except OverflowError:
+        raise MetadataError(f"{field}: {shown(value)} is out of range for {dtype}") from None
+    with np.errstate(over="ignore"):
+        out = dtype.type(value if isinstance(value, np.floating) else as_float)
+    if math.isinf(out) and not math.isinf(as_float):
+        raise MetadataError(f"{field}: {shown(value)} is out of range for {dtype}")
+    return out
+
+
 def _parse_float(value: Any, dtype: np.dtype, field: str) -> Any:
     if isinstance(value, str):
         if value in _FLOAT_SPECIAL:
@@ -54,23 +79,46 @@ def _parse_float(value: Any, dtype: np.dtype, field: str) -> Any:
         if value.startswith("0x"):
             size = dtype.itemsize
             if len(value) != 2 + 2 * size:
-                raise MetadataError(f"{field}: {value!r} needs {2 * size} hex digits for {dtype}")
+                raise MetadataError(
+                    f"{field}: {shown(value)} needs {2 * size} hex digits for {dtype}"
+                )
             try:
                 bits = int(value, 16)
             except ValueError:
-                raise MetadataError(f"{field}: {value!r} is not hexadecimal") from None
+                raise MetadataError(f"{field}: {shown(value)} is not hexadecimal") from None
             return np.array(bits, dtype=_UINT_OF_SIZE[size]).view(dtype.newbyteorder("="))[()]
-        raise MetadataError(f"{field}: {value!r} is not a number, NaN, Infinity or 0x… bits")
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MetadataError(f"{field}: {value!r} is not a valid {dtype} value")
+        raise MetadataError(f"{field}: {shown(value)} is not a number, NaN, Infinity or 0x… bits")
+    if not _is_real(value):
+        raise MetadataError(f"{field}: {shown(value)} is not a valid {dtype} value")
+    return _float_value(value, dtype, field)
+
+
+def _parse_int(value: Any, dtype: np.dtype, field: str) -> Any:
+    """An integer (or an integral float, which names one exactly) that ``dtype`` holds."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        value = int(value)
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise MetadataError(f"{field}: {shown(value)} is not an integer")
+    info = np.iinfo(dtype)
+    if not info.min <= value <= info.max:
+        raise MetadataError(f"{field}: {shown(value)} is out of range for {dtype}")
     return dtype.type(value)
+
+
+def _parse_bool(value: Any, field: str, ints: bool = False) -> Any:
+    """true or false; with ``ints``, 0 and 1 too (v2 writers and Python users use them)."""
+    if isinstance(value, bool | np.bool_):
+        return np.bool_(value)
+    if ints and isinstance(value, int | np.integer) and value in (0, 1):
+        return np.bool_(value)
+    raise MetadataError(f"{field}: {shown(value)} is not true or false")
 
 
 def _b64(value: str, field: str) -> bytes:
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise MetadataError(f"{field}: {value!r} is not Base64") from None
+        raise MetadataError(f"{field}: {shown(value)} is not Base64") from None
 
 
 def _element(raw: bytes, dtype: np.dtype, field: str) -> Any:
@@ -82,12 +130,7 @@ def _element(raw: bytes, dtype: np.dtype, field: str) -> Any:
 
 def _parse_bytes_like(value: Any, dtype: np.dtype, field: str) -> Any:
     """Base64 text or a list of byte values -> an element of an S/V/structured type."""
-    if isinstance(value, str):
-        raw = _b64(value, field)
-    elif isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
-        raw = bytes(value)
-    else:
-        raise MetadataError(f"{field}: {value!r} is neither Base64 nor a list of byte values")
+    raw = _b64(value, field) if isinstance(value, str) else bytes(_byte_list(value, field))
     if dtype.kind == "S":
         if len(raw) > dtype.itemsize:
             raise MetadataError(f"{field}: {len(raw)} bytes do not fit {dtype}")
@@ -97,7 +140,9 @@ def _parse_bytes_like(value: Any, dtype: np.dtype, field: str) -> Any:
 
 def _parse_struct(value: dict[str, Any], dtype: np.dtype, field: str) -> Any:
     if set(value) != set(dtype.names):
-        raise MetadataError(f"{field}: struct fill value needs exactly the fields {dtype.names}")
+        raise MetadataError(
+            f"{field}: struct fill value needs exactly the fields {shown(dtype.names)}"
+        )
     out = np.zeros((), dtype=dtype)
     for name in dtype.names:
         out[name] = parse_fill_value(value[name], dtype.fields[name][0], f"{field}.{name}")
@@ -105,33 +150,28 @@ def _parse_struct(value: dict[str, Any], dtype: np.dtype, field: str) -> Any:
 
 
 def parse_fill_value(value: Any, dtype: np.dtype, field: str = "fill_value") -> Any:
-    """v3 JSON fill value -> numpy scalar of ``dtype`` (None -> the type's default)."""
+    """v3 JSON fill value -> numpy scalar of ``dtype``."""
     if value is None:
-        return default_fill_value(dtype)
+        raise MetadataError(f"{field}: null is not a {dtype} value")
     kind = dtype.kind
     vlen = vlen_kind(dtype)
     if vlen == "string" or kind == "U":
         if not isinstance(value, str):
-            raise MetadataError(f"{field}: {value!r} is not a string")
+            raise MetadataError(f"{field}: {shown(value)} is not a string")
         return value if vlen else _fixed_string(value, dtype, field)
     if vlen == "bytes":
         return _b64(value, field) if isinstance(value, str) else bytes(_byte_list(value, field))
     if kind == "b":
-        if not isinstance(value, bool):
-            raise MetadataError(f"{field}: {value!r} is not true or false")
-        return np.bool_(value)
+        return _parse_bool(value, field)
     if kind in "iu":
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
-            raise MetadataError(f"{field}: {value!r} is not an integer")
-        info = np.iinfo(dtype)
-        if not info.min <= int(value) <= info.max:
-            raise MetadataError(f"{field}: {value} is out of range for {dtype}")
-        return dtype.type(int(value))
+        return _parse_int(value, dtype, field)
     if kind == "f":
         return _parse_float(value, dtype, field)
     if kind == "c":
         if not isinstance(value, list | tuple) or len(value) != 2:
-            raise MetadataError(f"{field}: complex fill value must be [real, imag], not {value!r}")
+            raise MetadataError(
+                f"{field}: complex fill value must be [real, imag], not {shown(value)}"
+            )
         part = np.dtype(f"f{dtype.itemsize // 2}")
         re, im = (_parse_float(v, part, field) for v in value)
         out = np.zeros((), dtype=dtype)
@@ -150,14 +190,14 @@ def parse_fill_value(value: Any, dtype: np.dtype, field: str = "fill_value") -> 
 
 
 def _byte_list(value: Any, field: str) -> list[int]:
-    if not isinstance(value, list) or not all(isinstance(b, int) and 0 <= b < 256 for b in value):
-        raise MetadataError(f"{field}: {value!r} is neither Base64 nor a list of byte values")
+    if not isinstance(value, list) or not all(type(b) is int and 0 <= b < 256 for b in value):
+        raise MetadataError(f"{field}: {shown(value)} is neither Base64 nor a list of byte values")
     return value
 
 
 def _fixed_string(value: str, dtype: np.dtype, field: str) -> Any:
     if len(value) > dtype.itemsize // 4:
-        raise MetadataError(f"{field}: {value!r} is longer than {dtype} holds")
+        raise MetadataError(f"{field}: {shown(value)} is longer than {dtype} holds")
     return np.str_(value)
 
 
@@ -165,7 +205,7 @@ def _parse_time(value: Any, dtype: np.dtype, field: str) -> Any:
     if value == "NaT":
         value = _NAT
     if isinstance(value, bool) or not isinstance(value, int) or not _NAT <= value < 2**63:
-        raise MetadataError(f"{field}: {value!r} is not an int64 count or 'NaT'")
+        raise MetadataError(f"{field}: {shown(value)} is not an int64 count or 'NaT'")
     return np.array(value, dtype="i8").view(dtype.newbyteorder("="))[()]
 
 
@@ -231,29 +271,42 @@ def parse_fill_value_v2(value: Any, dtype: np.dtype, field: str = "fill_value") 
     if kind == "O":
         vlen = vlen_kind(dtype)
         if not isinstance(value, str):
-            return default_fill_value(dtype)  # zarr-python writes 0 and the like: no value
+            return _legacy_zero(value, dtype, field)  # zarr-python 2 wrote 0: no value
         if vlen == "bytes":
             try:
                 return base64.b64decode(value, validate=True)
             except (binascii.Error, ValueError):
                 return value.encode()
         return value
-    if kind in "SV":
-        if kind == "S" and not isinstance(value, str):
-            return np.bytes_(b"")  # legacy zarr-python 2 wrote 0 for "no value"
-        if kind == "S":
-            try:
-                return _parse_bytes_like(value, dtype, field)
-            except MetadataError:
-                return np.bytes_(value.encode()[: dtype.itemsize])  # legacy plain text
+    if kind == "S":
+        if not isinstance(value, str):
+            return _legacy_zero(value, dtype, field)
+        try:
+            return _parse_bytes_like(value, dtype, field)
+        except MetadataError:
+            return _legacy_text(value, dtype, field)
+    if kind == "V":
         return _parse_bytes_like(value, dtype, field)
-    if kind == "b" and isinstance(value, int) and value in (0, 1):
-        return np.bool_(value)
-    if kind == "c" and isinstance(value, int | float) and not isinstance(value, bool):
+    if kind == "b":
+        return _parse_bool(value, field, ints=True)
+    if kind == "c" and _is_real(value):
         value = [value, 0.0]
-    if kind == "f" and isinstance(value, int) and not isinstance(value, bool):
-        return dtype.type(value)
     return parse_fill_value(value, dtype, field)
+
+
+def _legacy_zero(value: Any, dtype: np.dtype, field: str) -> Any:
+    """The 0 that zarr-python 2 wrote for string and object types meaning "no value"."""
+    if type(value) in (int, float) and value == 0:
+        return default_fill_value(dtype)
+    raise MetadataError(f"{field}: {shown(value)} is not a {dtype} fill value")
+
+
+def _legacy_text(value: str, dtype: np.dtype, field: str) -> Any:
+    """A fixed-bytes fill value written as plain text (old zarr-python)."""
+    raw = value.encode()
+    if len(raw) > dtype.itemsize:
+        raise MetadataError(f"{field}: {shown(value)} is longer than {dtype} holds")
+    return np.bytes_(raw)
 
 
 def encode_fill_value_v2(value: Any, dtype: np.dtype) -> Any:
@@ -284,9 +337,12 @@ def encode_fill_value_v2(value: Any, dtype: np.dtype) -> Any:
 
 
 def fill_value_for(value: Any, dtype: np.dtype) -> Any:
-    """A user-given fill value (Python or numpy scalar, or JSON form) -> numpy scalar."""
+    """A user-given fill value (Python or numpy scalar, or JSON form) -> numpy scalar of
+    ``dtype``; one the type cannot hold exactly is refused (see the module docstring)."""
     if value is None:
         return default_fill_value(dtype)
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
     vlen = vlen_kind(dtype)
     if vlen is not None:
         if vlen == "string" and isinstance(value, str):
@@ -294,20 +350,62 @@ def fill_value_for(value: Any, dtype: np.dtype) -> Any:
         if vlen == "bytes" and isinstance(value, bytes | bytearray):
             return bytes(value)
         raise MetadataError(
-            f"fill_value {value!r} is not a {'str' if vlen == 'string' else 'bytes'}"
+            f"fill_value {shown(value)} is not a {'str' if vlen == 'string' else 'bytes'}"
         )
-    if dtype.kind in "SUMm" and isinstance(value, str | bytes | np.generic):
-        try:
-            return np.asarray(value).astype(dtype)[()]
-        except (TypeError, ValueError) as e:
-            raise MetadataError(f"fill_value {value!r} is not a valid {dtype} value") from e
-    if dtype.kind == "V" and isinstance(value, bytes | bytearray):
-        return _element(bytes(value), dtype, "fill_value")
+    kind, field = dtype.kind, "fill_value"
+    if kind == "b":
+        return _parse_bool(value, field, ints=True)
+    if kind in "iu":
+        return _parse_int(value, dtype, field)
+    if kind == "f" and _is_real(value):
+        return _float_value(value, dtype, field)
+    if kind == "c" and (_is_real(value) or isinstance(value, complex | np.complexfloating)):
+        return _user_complex(complex(value), dtype)
+    if kind in "SU" and isinstance(value, str | bytes | np.str_ | np.bytes_):
+        return _user_text(value, dtype)
+    times = str | int | np.integer | np.datetime64 | np.timedelta64
+    if kind in "Mm" and isinstance(value, times) and not isinstance(value, bool):
+        return _user_time(value, dtype)
+    if kind == "V" and isinstance(value, bytes | bytearray):
+        return _element(bytes(value), dtype, field)
     if isinstance(value, np.void) or (dtype.fields is not None and isinstance(value, tuple)):
-        return np.asarray(value, dtype=dtype)[()]
-    if isinstance(value, str | list | tuple | dict) or dtype.kind == "V":
+        return _user_struct(value, dtype)
+    if isinstance(value, str | list | tuple | dict):
         return parse_fill_value(value, dtype)
+    raise MetadataError(f"fill_value {shown(value)} is not a valid {dtype} value")
+
+
+def _user_complex(value: complex, dtype: np.dtype) -> Any:
+    part = np.dtype(f"f{dtype.itemsize // 2}")
     try:
-        return np.asarray(value).astype(dtype, casting="unsafe")[()]
-    except (TypeError, ValueError) as e:
-        raise MetadataError(f"fill_value {value!r} is not a valid {dtype} value") from e
+        re, im = (_float_value(v, part, "fill_value") for v in (value.real, value.imag))
+    except MetadataError:
+        raise MetadataError(f"fill_value {value} is out of range for {dtype}") from None
+    return dtype.type(complex(re, im))
+
+
+def _user_text(value: Any, dtype: np.dtype) -> Any:
+    """Text or bytes for a fixed-size type; too long is refused (numpy would cut it)."""
+    try:
+        raw = value.encode("ascii") if dtype.kind == "S" and isinstance(value, str) else value
+        out = np.asarray(raw).astype(dtype)[()]
+    except (TypeError, ValueError) as e:  # non-ASCII text for bytes, and the like
+        raise MetadataError(f"fill_value {shown(value)} is not a valid {dtype} value") from e
+    capacity = dtype.itemsize // (4 if dtype.kind == "U" else 1)
+    if len(raw.rstrip("\x00" if isinstance(raw, str) else b"\x00")) > capacity:
+        raise MetadataError(f"fill_value {shown(value)} is longer than {dtype} holds")
+    return out
+
+
+def _user_time(value: Any, dtype: np.dtype) -> Any:
+    try:
+        return np.asarray(value).astype(dtype)[()]
+    except (TypeError, ValueError, OverflowError) as e:
+        raise MetadataError(f"fill_value {shown(value)} is not a valid {dtype} value") from e
+
+
+def _user_struct(value: Any, dtype: np.dtype) -> Any:
+    try:
+        return np.asarray(value, dtype=dtype)[()]
+    except (TypeError, ValueError, OverflowError) as e:
+        raise MetadataError(f"fill_value {shown(value)} is not a valid {dtype} value") from e

@@ -39,8 +39,16 @@ from cuzarr.codecs.transpose import TransposeCodec
 from cuzarr.codecs.zlib import ZlibCodec
 from cuzarr.codecs.zstd import ZstdCodec
 from cuzarr.errors import ContainsNodeError, MetadataError, UnsupportedError
-from cuzarr.grid import RegularChunkGrid
-from cuzarr.metadata.v3 import ArrayMetadata, GroupMetadata, load_json_object
+from cuzarr.grid import RegularChunkGrid, integer
+from cuzarr.metadata import shown
+from cuzarr.metadata.fill import fill_value_for
+from cuzarr.metadata.v3 import (
+    ArrayMetadata,
+    GroupMetadata,
+    check_dimension_names,
+    load_json_object,
+    with_where,
+)
 
 N5_KEY = "attributes.json"
 N5_VERSION = "4.0.0"
@@ -106,12 +114,26 @@ def user_attributes(attributes: dict[str, Any], what: str) -> dict[str, Any]:
 def compression_codec(obj: Any, dtype: np.dtype, where: str) -> Codec | None:
     """An N5 ``compression`` object -> the bytes->bytes codec (None for ``raw``)."""
     if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
-        raise MetadataError(f"{where}: 'compression' must be an object with a 'type', not {obj!r}")
+        raise MetadataError(
+            f"{where}: 'compression' must be an object with a 'type', not {shown(obj)}"
+        )
 
     def param(name: str, default: Any) -> Any:
         value = obj.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise MetadataError(f"compression.{name} must be an integer, not {value!r}")
+            raise MetadataError(f"compression.{name} must be an integer, not {shown(value)}")
+        return value
+
+    def flag(name: str) -> bool:
+        value = obj.get(name, False)
+        if not isinstance(value, bool):
+            raise MetadataError(f"compression.{name} must be true or false, not {shown(value)}")
+        return value
+
+    def text(name: str, default: str) -> str:
+        value = obj.get(name, default)
+        if not isinstance(value, str):
+            raise MetadataError(f"compression.{name} must be a string, not {shown(value)}")
         return value
 
     kind = obj["type"]
@@ -119,7 +141,7 @@ def compression_codec(obj: Any, dtype: np.dtype, where: str) -> Codec | None:
         if kind == "raw":
             return None
         if kind == "gzip":
-            cls = ZlibCodec if obj.get("useZlib", False) else GzipCodec
+            cls = ZlibCodec if flag("useZlib") else GzipCodec
             return cls(level=param("level", -1))
         if kind == "bzip2":
             return BZ2Codec(level=param("blockSize", 9))
@@ -131,18 +153,18 @@ def compression_codec(obj: Any, dtype: np.dtype, where: str) -> Codec | None:
             # typesize: the element size, as TensorStore writes (readers take it from the
             # Blosc header either way; n5-blosc writes 1, which disables shuffling).
             return BloscCodec(
-                cname=obj.get("cname", "blosclz"),
+                cname=text("cname", "blosclz"),
                 clevel=param("clevel", 6),
                 shuffle=param("shuffle", 0),
                 typesize=dtype.itemsize,
                 blocksize=param("blocksize", 0),
             )
         if kind == "zstd":
-            return ZstdCodec(level=param("level", 3), checksum=bool(obj.get("useChecksums", False)))
+            return ZstdCodec(level=param("level", 3), checksum=flag("useChecksums"))
     except MetadataError as e:
-        raise MetadataError(f"{where}: compression {obj!r}: {e}") from None
+        raise MetadataError(f"{where}: compression {shown(obj)}: {e}") from None
     raise UnsupportedError(
-        f"{where}: N5 compression type {kind!r} is not supported "
+        f"{where}: N5 compression type {shown(kind)} is not supported "
         "(known: raw, gzip, bzip2, xz, lz4, blosc, zstd)"
     )
 
@@ -201,11 +223,25 @@ def is_dataset(doc: dict[str, Any]) -> bool:
 
 def _ints(doc: dict[str, Any], name: str, where: str, low: int) -> list[int]:
     value = doc.get(name)
-    if not isinstance(value, list) or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= low for v in value
-    ):
-        raise MetadataError(f"{where}: {name!r} must be a list of integers >= {low}, not {value!r}")
-    return value
+    if not isinstance(value, list):
+        raise MetadataError(f"{where}: {name!r} must be a list of integers, not {shown(value)}")
+    try:
+        return [integer(v, f"{name}[{i}]", low) for i, v in enumerate(value)]
+    except MetadataError as e:
+        raise MetadataError(f"{where}: {e}") from None
+
+
+def _axes(attributes: dict[str, Any], ndim: int, where: str) -> tuple[str | None, ...] | None:
+    """TensorStore's dimension labels (``axes``, in N5 order) -> dimension_names."""
+    axes = attributes.get("axes")
+    if axes is None:
+        return None
+    if not isinstance(axes, list) or len(axes) != ndim or not all(isinstance(a, str) for a in axes):
+        raise MetadataError(
+            f"{where}: 'axes' must be a list of {ndim} strings (one label per dimension), "
+            f"not {shown(axes)}"
+        )
+    return tuple(a or None for a in reversed(axes))
 
 
 def parse_n5_dataset(doc: dict[str, Any], where: str = N5_KEY) -> N5ArrayMetadata:
@@ -214,17 +250,22 @@ def parse_n5_dataset(doc: dict[str, Any], where: str = N5_KEY) -> N5ArrayMetadat
     if len(dims) != len(block):
         raise MetadataError(f"{where}: blockSize {block} and dimensions {dims} differ in rank")
     name = doc["dataType"]
+    if not isinstance(name, str):
+        raise MetadataError(f"{where}: 'dataType' must be a string, not {shown(name)}")
     if name not in DATA_TYPES:
         raise UnsupportedError(
-            f"{where}: N5 dataType {name!r} is not supported (known: {', '.join(DATA_TYPES)})"
+            f"{where}: N5 dataType {shown(name)} is not supported (known: {', '.join(DATA_TYPES)})"
         )
     compression = doc.get("compression")
     if compression is None:  # version 0 files name the type only; the spec needs one
         compression = {"type": doc.get("compressionType", "raw")}
     attributes = {k: v for k, v in doc.items() if k not in RESERVED}
+    version = doc.get("n5")
+    if version is not None and not isinstance(version, str):
+        raise MetadataError(f"{where}: 'n5' (the version) must be a string, not {shown(version)}")
     shape, chunks = tuple(reversed(dims)), tuple(reversed(block))
     return build_n5_metadata(
-        shape, chunks, DATA_TYPES[name], compression, attributes, doc.get("n5"), where
+        shape, chunks, DATA_TYPES[name], compression, attributes, version, where
     )
 
 
@@ -244,22 +285,21 @@ def build_n5_metadata(
     reverse = TransposeCodec(tuple(range(len(shape) - 1, -1, -1)))
     serializer = BytesCodec("big" if dtype.itemsize > 1 else None)
     inner = (reverse, serializer) + ((compressor,) if compressor is not None else ())
-    axes = attributes.get("axes")  # TensorStore's dimension labels, in N5 order
-    names = None
-    if isinstance(axes, list) and len(axes) == len(shape) and all(isinstance(a, str) for a in axes):
-        names = tuple(a or None for a in reversed(axes))
-    return N5ArrayMetadata(
-        shape=tuple(shape),
-        dtype=dtype,
-        chunk_grid=RegularChunkGrid(tuple(chunks)),
-        chunk_key_encoding=N5ChunkKeyEncoding(),  # type: ignore[arg-type]
-        fill_value=dtype.type(0),
-        codecs=(reverse, N5DefaultCodec(inner)),
-        attributes=dict(attributes),
-        dimension_names=names,
-        compression=dict(compression),
-        n5_version=version,
-    )
+    try:
+        return N5ArrayMetadata(
+            shape=tuple(shape),
+            dtype=dtype,
+            chunk_grid=RegularChunkGrid(tuple(chunks)),
+            chunk_key_encoding=N5ChunkKeyEncoding(),  # type: ignore[arg-type]
+            fill_value=dtype.type(0),
+            codecs=(reverse, N5DefaultCodec(inner)),
+            attributes=dict(attributes),
+            dimension_names=_axes(attributes, len(shape), where),
+            compression=dict(compression),
+            n5_version=version,
+        )
+    except (MetadataError, UnsupportedError) as e:
+        raise with_where(e, where) from None
 
 
 def new_n5_metadata(
@@ -279,21 +319,25 @@ def new_n5_metadata(
     ``root``: the dataset is the container's root (its attributes state the version)."""
     if np.dtype(dtype).name not in DATA_TYPES or np.dtype(dtype).byteorder == ">":
         raise UnsupportedError(f"N5 cannot store {dtype} (it has {', '.join(DATA_TYPES)})")
-    if not (filters is None or (isinstance(filters, str) and filters == "auto") or filters == []):
+    no_filters = filters is None or (isinstance(filters, list | tuple) and not filters)
+    if not (no_filters or (isinstance(filters, str) and filters == "auto")):
         raise UnsupportedError(f"N5 has no filters; cannot store {filters!r}")
-    if fill_value is not None and fill_value != 0:
+    if fill_value is not None and fill_value_for(fill_value, np.dtype(dtype)) != 0:
         raise MetadataError(
-            f"N5 has no fill value (missing blocks read as 0); cannot use {fill_value!r}"
+            f"N5 has no fill value (missing blocks read as 0); cannot use {shown(fill_value)}"
         )
-    if not all(isinstance(c, int | np.integer) for c in chunks):
-        raise UnsupportedError(f"N5 blocks are regular; cannot use chunks {chunks!r}")
+    if any(isinstance(c, list | tuple) for c in chunks):
+        raise UnsupportedError(f"N5 blocks are regular; cannot use chunks {shown(chunks)}")
     attrs = dict(attributes or {})
     user_attributes(attrs, "dataset")
-    if dimension_names is not None:
-        attrs["axes"] = ["" if n is None else str(n) for n in reversed(tuple(dimension_names))]
+    names = check_dimension_names(dimension_names, len(shape))
+    if names is not None:
+        attrs["axes"] = ["" if n is None else n for n in reversed(names)]
     compression = _compression_arg(compressors)
     version = N5_VERSION if root else None
-    return build_n5_metadata(shape, chunks, np.dtype(dtype.name), compression, attrs, version)
+    where = "create_array(zarr_format='n5')"
+    dtype = np.dtype(dtype.name)
+    return build_n5_metadata(shape, chunks, dtype, compression, attrs, version, where)
 
 
 def _compression_arg(compressors: Any) -> dict[str, Any]:

@@ -18,8 +18,10 @@ from typing import Any
 import numpy as np
 
 from cuzarr.errors import MetadataError
+from cuzarr.grid import integer
+from cuzarr.metadata import shown
 from cuzarr.metadata.dtypes import dtype_to_v2, parse_dtype_v2
-from cuzarr.metadata.v3 import load_json_object
+from cuzarr.metadata.v3 import is_json_int, load_json_object
 
 ZARRAY, ZGROUP, ZATTRS, ZMETADATA = ".zarray", ".zgroup", ".zattrs", ".zmetadata"
 
@@ -58,23 +60,40 @@ class ZArray:
 
 def _ints(doc: dict[str, Any], name: str, where: str, low: int) -> tuple[int, ...]:
     value = doc.get(name)
-    if not isinstance(value, list) or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= low for v in value
-    ):
-        what = "positive" if low else "non-negative"
-        raise MetadataError(f"{where}: {name!r} must be a list of {what} integers, not {value!r}")
-    return tuple(value)
+    if not isinstance(value, list):
+        raise MetadataError(f"{where}: {name!r} must be a list of integers, not {shown(value)}")
+    try:
+        return tuple(integer(v, f"{name}[{i}]", low) for i, v in enumerate(value))
+    except MetadataError as e:
+        raise MetadataError(f"{where}: {e}") from None
 
 
 def _codec_json(value: Any, name: str, where: str) -> dict[str, Any]:
     if not isinstance(value, dict) or not isinstance(value.get("id"), str):
-        raise MetadataError(f"{where}: {name} must be an object with an 'id', not {value!r}")
+        raise MetadataError(f"{where}: {name} must be an object with an 'id', not {shown(value)}")
     return value
 
 
+def check_zarr_format_2(doc: dict[str, Any], where: str) -> None:
+    """``zarr_format`` is the JSON integer 2 (not 2.0, not "2")."""
+    value = doc.get("zarr_format")
+    if not is_json_int(value, 2):
+        raise MetadataError(f"{where}: zarr_format must be 2, found {shown(value)}")
+
+
+def _separator(doc: dict[str, Any], where: str) -> str:
+    separator = doc.get("dimension_separator")
+    if separator is None:  # absent or null: the default
+        return "."
+    if separator not in (".", "/"):
+        raise MetadataError(
+            f"{where}: dimension_separator must be '.' or '/', not {shown(separator)}"
+        )
+    return separator
+
+
 def parse_zarray(doc: dict[str, Any], where: str = ".zarray") -> ZArray:
-    if doc.get("zarr_format") != 2:
-        raise MetadataError(f"{where}: zarr_format must be 2, found {doc.get('zarr_format')!r}")
+    check_zarr_format_2(doc, where)
     for name in ("shape", "chunks", "dtype", "compressor", "fill_value", "order", "filters"):
         if name not in doc:
             raise MetadataError(f"{where}: required field {name!r} is missing")
@@ -90,25 +109,23 @@ def parse_zarray(doc: dict[str, Any], where: str = ".zarray") -> ZArray:
         raise MetadataError(f"{where}: {e}") from None
     order = doc["order"]
     if order not in ("C", "F"):
-        raise MetadataError(f"{where}: order must be 'C' or 'F', not {order!r}")
-    separator = doc.get("dimension_separator") or "."  # absent or null: the default
-    if separator not in (".", "/"):
-        raise MetadataError(f"{where}: dimension_separator must be '.' or '/', not {separator!r}")
+        raise MetadataError(f"{where}: order must be 'C' or 'F', not {shown(order)}")
+    separator = _separator(doc, where)
     compressor = doc["compressor"]
     if compressor is not None:
         compressor = _codec_json(compressor, "compressor", where)
-    filters = doc["filters"] or []  # zarr-python 3 reads a non-conformant [] as null
-    if not isinstance(filters, list):
-        raise MetadataError(f"{where}: filters must be a list or null, not {filters!r}")
-    filters = tuple(_codec_json(f, "each filter", where) for f in filters)
+    filters = doc["filters"]
+    if filters is not None and not isinstance(filters, list):
+        raise MetadataError(f"{where}: filters must be a list or null, not {shown(filters)}")
+    # zarr-python 3 reads a non-conformant [] as null
+    filters = tuple(_codec_json(f, "each filter", where) for f in filters or [])
     return ZArray(shape, chunks, dtype, compressor, filters, doc["fill_value"], order, separator)
 
 
 def parse_zgroup(doc: dict[str, Any], where: str = ".zgroup") -> None:
     # zarr-python 3 adds a "consolidated_metadata" entry inside .zgroup; other keys are
     # ignored as the spec says readers should.
-    if doc.get("zarr_format") != 2:
-        raise MetadataError(f"{where}: zarr_format must be 2, found {doc.get('zarr_format')!r}")
+    check_zarr_format_2(doc, where)
 
 
 def parse_zattrs(raw: Any, where: str = ".zattrs") -> dict[str, Any]:
@@ -122,4 +139,7 @@ def zgroup_json() -> dict[str, Any]:
 
 def dump_json_v2(doc: Any) -> bytes:
     """JSON as zarr-python writes v2 documents (indented, sorted-free, NaN never bare)."""
-    return json.dumps(doc, indent=4, allow_nan=False).encode()
+    try:
+        return json.dumps(doc, indent=4, allow_nan=False).encode()
+    except (TypeError, ValueError, RecursionError) as e:
+        raise MetadataError(f"metadata cannot be written as JSON ({e})") from None

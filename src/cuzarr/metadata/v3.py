@@ -7,6 +7,7 @@ format: v2 and N5 metadata are converted into it, so the pipeline only knows v3 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -14,8 +15,16 @@ import numpy as np
 
 from cuzarr.codecs.base import ChunkSpec, Codec
 from cuzarr.codecs.registry import codec_from_v3
+from cuzarr.config import config
 from cuzarr.errors import MetadataError, UnsupportedError
-from cuzarr.grid import ChunkGrid, ChunkKeyEncoding, RectilinearChunkGrid, parse_chunk_grid
+from cuzarr.grid import (
+    ChunkGrid,
+    ChunkKeyEncoding,
+    RegularChunkGrid,
+    check_shape,
+    parse_chunk_grid,
+)
+from cuzarr.metadata import shown
 from cuzarr.metadata.dtypes import data_type_to_v3, parse_data_type_v3
 from cuzarr.metadata.fill import encode_fill_value, parse_fill_value
 
@@ -41,9 +50,53 @@ def check_extension_fields(doc: dict[str, Any], known: set[str], where: str) -> 
         value = doc[name]
         if not (isinstance(value, dict) and value.get("must_understand") is False):
             raise UnsupportedError(
-                f"{where}: unknown field {name!r} must be understood (it does not set "
+                f"{where}: unknown field {shown(name)} must be understood (it does not set "
                 f'"must_understand": false), so the node cannot be opened'
             )
+
+
+def check_dimension_names(names: Any, ndim: int) -> tuple[str | None, ...] | None:
+    """``dimension_names``: None, or one str or None per dimension."""
+    if names is None:
+        return None
+    if not isinstance(names, list | tuple) or not all(
+        n is None or isinstance(n, str) for n in names
+    ):
+        raise MetadataError(
+            f"dimension_names must be a list of strings or nulls, not {shown(names)}"
+        )
+    if len(names) != ndim:
+        raise MetadataError(f"dimension_names has {len(names)} entries, shape has {ndim}")
+    return tuple(names)
+
+
+def _unit_bytes(shape: tuple[int, ...], dtype: np.dtype, what: str) -> None:
+    """Refuse a unit (chunk, shard, inner chunk) that decodes to more than
+    ``max_chunk_bytes``, before anything is allocated for it."""
+    limit = config["max_chunk_bytes"]
+    nbytes = math.prod(shape) * max(dtype.itemsize, 1)
+    if nbytes > limit:
+        raise MetadataError(
+            f"one {what} of shape {list(shape)} and data type {dtype} decodes to {nbytes} "
+            f"bytes, more than max_chunk_bytes ({limit}); cuzarr.config.set("
+            "max_chunk_bytes=...) raises the limit"
+        )
+
+
+def check_chunk_bytes(
+    chunk_shape: tuple[int, ...], codecs: tuple[Codec, ...], dtype: np.dtype
+) -> None:
+    """Every unit a read decodes whole fits ``max_chunk_bytes``: the chunk, or for a
+    sharded array the shard and its inner chunks (at every level of nesting)."""
+    serializer = next((c for c in codecs if c.kind == "array_to_bytes"), None)
+    inner = getattr(serializer, "chunk_shape", None)
+    _unit_bytes(chunk_shape, dtype, "chunk" if inner is None else "shard")
+    while inner is not None:
+        _unit_bytes(tuple(inner), dtype, "inner chunk")
+        serializer = next(
+            (c for c in getattr(serializer, "codecs", ()) if c.kind == "array_to_bytes"), None
+        )
+        inner = getattr(serializer, "chunk_shape", None)
 
 
 def check_codec_order(codecs: tuple[Codec, ...], where: str) -> None:
@@ -78,6 +131,12 @@ class ArrayMetadata:
     zarr_format: int = 3
 
     def __post_init__(self) -> None:
+        # The one check of every field, whether a document or create_array made it.
+        object.__setattr__(self, "shape", check_shape(self.shape))
+        names = check_dimension_names(self.dimension_names, len(self.shape))
+        object.__setattr__(self, "dimension_names", names)
+        if not isinstance(self.attributes, dict):
+            raise MetadataError(f"attributes must be an object, not {shown(self.attributes)}")
         self.validate()
 
     @property
@@ -97,18 +156,12 @@ class ArrayMetadata:
         extent = tuple(d.stop(c) - d.start(c) for d, c in zip(dims, coords))
         return ChunkSpec(shape, self.dtype, self.fill_value, None if extent == shape else extent)
 
-    def validate(self, where: str = "zarr.json") -> None:
-        if any((not isinstance(s, (int, np.integer))) or s < 0 for s in self.shape):
-            raise MetadataError(
-                f"{where}: shape must be non-negative integers, not {list(self.shape)}"
-            )
+    def validate(self) -> None:
+        """Check the fields against each other (messages name no document: the parsers
+        that know it add it)."""
         self.chunk_grid.validate(self.shape)
-        if self.dimension_names is not None and len(self.dimension_names) != len(self.shape):
-            raise MetadataError(
-                f"{where}: dimension_names has {len(self.dimension_names)} entries, "
-                f"shape has {len(self.shape)}"
-            )
-        check_codec_order(self.codecs, where)
+        check_codec_order(self.codecs, "codecs")
+        check_chunk_bytes(self.chunk_grid.largest_chunk(self.shape), self.codecs, self.dtype)
         for spec in self._distinct_chunk_specs():
             for codec in self.codecs:
                 codec.validate(spec)
@@ -118,10 +171,9 @@ class ArrayMetadata:
     def _distinct_chunk_specs(self) -> list[ChunkSpec]:
         """Specs that cover every chunk length on every axis (one for a regular grid):
         codecs check shapes per axis (rank, divisibility), so this is enough."""
-        if not isinstance(self.chunk_grid, RectilinearChunkGrid):
+        if isinstance(self.chunk_grid, RegularChunkGrid):
             return [self.chunk_spec()]
-        dims = self.chunk_grid.dims(self.shape)
-        lengths = [sorted({d.length(i) for i in range(d.nchunks)}) or [d.length(0)] for d in dims]
+        lengths = [list(d.distinct_lengths()) for d in self.chunk_grid.dims(self.shape)]
         base = [ls[0] for ls in lengths]
         shapes = {tuple(base)}
         for axis, ls in enumerate(lengths):
@@ -153,56 +205,61 @@ class ArrayMetadata:
         return doc
 
 
-def _require(doc: dict[str, Any], name: str, where: str) -> Any:
+def _require(doc: dict[str, Any], name: str) -> Any:
     if name not in doc:
-        raise MetadataError(f"{where}: required field {name!r} is missing")
+        raise MetadataError(f"required field {name!r} is missing")
     return doc[name]
+
+
+def _codecs(raw: Any) -> tuple[Codec, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise MetadataError(f"'codecs' must be a non-empty list, not {shown(raw)}")
+    return tuple(codec_from_v3(c) for c in raw)
+
+
+def _no_storage_transformers(doc: dict[str, Any]) -> None:
+    transformers = doc.get("storage_transformers", [])
+    if not isinstance(transformers, list):
+        raise MetadataError(f"'storage_transformers' must be a list, not {shown(transformers)}")
+    if transformers:
+        names = [t.get("name") if isinstance(t, dict) else t for t in transformers]
+        raise UnsupportedError(f"storage transformers {shown(names)} are not supported")
+
+
+def _fill_value(doc: dict[str, Any], dtype: np.dtype) -> Any:
+    value = _require(doc, "fill_value")
+    if value is None:  # v2 has "no fill value"; v3 always states one
+        raise MetadataError("'fill_value' must be a value of the data type, not null")
+    return parse_fill_value(value, dtype)
 
 
 def parse_array_metadata(doc: dict[str, Any], where: str = "zarr.json") -> ArrayMetadata:
     check_extension_fields(doc, ARRAY_FIELDS, where)
-    shape = _require(doc, "shape", where)
-    if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
-        raise MetadataError(
-            f"{where}: 'shape' must be a list of non-negative integers, not {shape!r}"
-        )
     try:
-        dtype = parse_data_type_v3(_require(doc, "data_type", where))
-        grid = parse_chunk_grid(_require(doc, "chunk_grid", where))
-        key_encoding = ChunkKeyEncoding.from_json(_require(doc, "chunk_key_encoding", where))
-        fill = parse_fill_value(_require(doc, "fill_value", where), dtype)
-        raw_codecs = _require(doc, "codecs", where)
-        if not isinstance(raw_codecs, list) or not raw_codecs:
-            raise MetadataError("'codecs' must be a non-empty list")
-        codecs = tuple(codec_from_v3(c) for c in raw_codecs)
-    except MetadataError as e:
-        raise MetadataError(f"{where}: {e}") from None
-    except UnsupportedError as e:
-        raise type(e)(f"{where}: {e}") from None
-    transformers = doc.get("storage_transformers") or []
-    if transformers:
-        names = [t.get("name") if isinstance(t, dict) else t for t in transformers]
-        raise UnsupportedError(f"{where}: storage transformers {names} are not supported")
-    attributes = doc.get("attributes", {})
-    if not isinstance(attributes, dict):
-        raise MetadataError(f"{where}: 'attributes' must be an object")
-    names = doc.get("dimension_names")
-    if names is not None and (
-        not isinstance(names, list) or not all(n is None or isinstance(n, str) for n in names)
-    ):
-        raise MetadataError(f"{where}: 'dimension_names' must be a list of strings or nulls")
-    extra = {k: v for k, v in doc.items() if k not in ARRAY_FIELDS}
-    return ArrayMetadata(
-        shape=tuple(shape),
-        dtype=dtype,
-        chunk_grid=grid,
-        chunk_key_encoding=key_encoding,
-        fill_value=fill,
-        codecs=codecs,
-        attributes=attributes,
-        dimension_names=tuple(names) if names is not None else None,
-        extra_fields=extra,
-    )
+        shape = _require(doc, "shape")
+        if not isinstance(shape, list):
+            raise MetadataError(f"'shape' must be a list of integers, not {shown(shape)}")
+        dtype = parse_data_type_v3(_require(doc, "data_type"))
+        _no_storage_transformers(doc)
+        return ArrayMetadata(
+            shape=tuple(shape),
+            dtype=dtype,
+            chunk_grid=parse_chunk_grid(_require(doc, "chunk_grid")),
+            chunk_key_encoding=ChunkKeyEncoding.from_json(_require(doc, "chunk_key_encoding")),
+            fill_value=_fill_value(doc, dtype),
+            codecs=_codecs(_require(doc, "codecs")),
+            attributes=doc.get("attributes", {}),
+            dimension_names=doc.get("dimension_names"),
+            extra_fields={k: v for k, v in doc.items() if k not in ARRAY_FIELDS},
+        )
+    except (MetadataError, UnsupportedError) as e:
+        raise with_where(e, where) from None
+
+
+def with_where(error: MetadataError | UnsupportedError, where: str) -> Exception:
+    """``error`` with its message led by the document it is about (once)."""
+    msg = str(error)
+    return type(error)(msg if msg.startswith(where) else f"{where}: {msg}")
 
 
 @dataclass(frozen=True)
@@ -210,6 +267,10 @@ class GroupMetadata:
     attributes: dict[str, Any] = field(default_factory=dict)
     zarr_format: int = 3
     consolidated_metadata: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attributes, dict):
+            raise MetadataError(f"attributes must be an object, not {shown(self.attributes)}")
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -226,7 +287,7 @@ def parse_group_metadata(doc: dict[str, Any], where: str = "zarr.json") -> Group
     check_extension_fields(doc, GROUP_FIELDS, where)
     attributes = doc.get("attributes", {})
     if not isinstance(attributes, dict):
-        raise MetadataError(f"{where}: 'attributes' must be an object")
+        raise MetadataError(f"{where}: 'attributes' must be an object, not {shown(attributes)}")
     return GroupMetadata(
         attributes=attributes, consolidated_metadata=doc.get("consolidated_metadata")
     )
@@ -239,23 +300,35 @@ def load_json_object(raw: Any, where: str) -> dict[str, Any]:
         doc = json.loads(bytes(raw))
     except (ValueError, UnicodeDecodeError) as e:
         raise MetadataError(f"{where}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise MetadataError(f"{where}: JSON nested too deeply to read") from None
     if not isinstance(doc, dict):
-        raise MetadataError(f"{where}: the document must be a JSON object")
+        raise MetadataError(f"{where}: the document must be a JSON object, not {shown(doc)}")
     return doc
+
+
+def is_json_int(value: Any, expected: int) -> bool:
+    """``value`` is the JSON integer ``expected`` (not 3.0, not true, not "3")."""
+    return type(value) is int and value == expected
 
 
 def parse_node_json(raw: bytes, where: str) -> dict[str, Any]:
     """Bytes of a ``zarr.json`` -> the JSON object, with errors that name the key."""
     doc = load_json_object(raw, where)
-    if doc.get("zarr_format") != 3:
-        raise MetadataError(f"{where}: zarr_format must be 3, found {doc.get('zarr_format')!r}")
+    if not is_json_int(doc.get("zarr_format"), 3):
+        raise MetadataError(
+            f"{where}: zarr_format must be 3, found {shown(doc.get('zarr_format'))}"
+        )
     if doc.get("node_type") not in ("array", "group"):
         raise MetadataError(
-            f"{where}: node_type must be 'array' or 'group', found {doc.get('node_type')!r}"
+            f"{where}: node_type must be 'array' or 'group', found {shown(doc.get('node_type'))}"
         )
     return doc
 
 
 def dump_json(doc: dict[str, Any]) -> bytes:
     """JSON as zarr-python writes it (indented, NaN never bare)."""
-    return json.dumps(doc, indent=2, allow_nan=False).encode()
+    try:
+        return json.dumps(doc, indent=2, allow_nan=False).encode()
+    except (TypeError, ValueError, RecursionError) as e:
+        raise MetadataError(f"metadata cannot be written as JSON ({e})") from None

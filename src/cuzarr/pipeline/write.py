@@ -8,11 +8,17 @@ modified. Chunks that end up holding only the fill value are deleted rather than
 written (unless ``write_empty_chunks``). A batch is fully encoded before any of it is
 stored, so a value that fails to encode leaves the batch's chunks untouched. Threads that
 write the same chunks or shards take turns (:mod:`cuzarr.locks`).
+
+:func:`trim` runs before a resize stores the new shape: what is stored outside the part
+of the array that the old and new shapes share is made to read as the fill value, so a
+value a shrink removed never reappears when the array grows again, even when the process
+dies between the steps (the shape is written last).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,7 +27,7 @@ from cuzarr.codecs.base import ChunkSpec
 from cuzarr.concurrency import parallel_map
 from cuzarr.indexing import ChunkProjection
 from cuzarr.locks import holding_objects
-from cuzarr.pipeline.chunk_io import ChunkIO
+from cuzarr.pipeline.chunk_io import ChunkIO, make_chunk_io
 
 
 def write_projections(
@@ -124,3 +130,119 @@ def _is_whole(selection: tuple[Any, ...], shape: tuple[int, ...]) -> bool:
         isinstance(s, slice) and s.start == 0 and s.stop == n and s.step == 1
         for s, n in zip(selection, shape)
     )
+
+
+# -- trimming before a resize -----------------------------------------------------------
+
+
+def trim(
+    io: ChunkIO,
+    new_shape: Sequence[int],
+    stored: Iterable[tuple[int, ...]],
+    write_empty: bool = False,
+) -> None:
+    """Before the shape changes from ``io``'s to ``new_shape``: make what is stored
+    outside ``keep`` (the shape both share) read as the fill value. ``stored`` are the
+    grid coordinates of the stored objects (chunks, or shards). An object wholly outside
+    ``keep`` is deleted; a storage unit (chunk, or inner chunk of a shard) that reaches
+    past ``keep`` on an axis that changes is rewritten with the fill value outside
+    ``keep``, or deleted when nothing else is left in it. Units that are already clear
+    are not rewritten, so growing an array written only by resize-safe writers reads its
+    edge units and writes nothing."""
+    old_shape = io.metadata.shape
+    keep = tuple(map(min, old_shape, new_shape))
+    changed = [k for k, (a, b) in enumerate(zip(old_shape, new_shape)) if a != b]
+    if not changed:
+        return
+    grid = io.metadata.chunk_grid.grid_shape(old_shape)
+    # Units per stored object along each axis (a shard holds several inner chunks).
+    per = getattr(io, "per_shard", (1,) * len(keep))
+    # The first unit, per axis, that is not wholly inside keep.
+    cuts = [int(d.chunk_of(k)) for d, k in zip(io.dims, keep)]
+    gone, units = [], []
+    for obj in set(stored):
+        if any(c < 0 for c in obj):
+            continue  # no key this array writes
+        low = [c * p for c, p in zip(obj, per)]
+        if any(c >= n for c, n in zip(obj, grid)) or any(
+            d.start(u) >= k for d, u, k in zip(io.dims, low, keep)
+        ):
+            gone.append(obj)
+        else:
+            units.extend(_units_past(low, per, cuts, changed))
+    # Units are rewritten under the shape they will have, so that formats which store
+    # edge chunks truncated (N5) store them to the new extent.
+    trimmed = make_chunk_io(io.store, io.prefix, io.metadata.with_shape(keep))
+    for i in range(0, len(units), size := trimmed.batch_size()):
+        _trim_batch(trimmed, units[i : i + size], keep, write_empty)
+    encode = io.metadata.chunk_key_encoding.encode
+    if gone:
+        io.store.delete_many([io.prefix + encode(obj) for obj in gone])
+
+
+def _units_past(
+    low: Sequence[int], per: Sequence[int], cuts: Sequence[int], changed: Sequence[int]
+) -> Iterator[tuple[int, ...]]:
+    """The units of the object whose first unit is ``low`` (``per`` units along each
+    axis) that reach past the cut on one of the ``changed`` axes: for each such axis,
+    the units at or past its cut and before the cut on the changed axes before it (so
+    no unit comes twice)."""
+    for k in changed:
+        ranges = []
+        for j, (lo, n, cut) in enumerate(zip(low, per, cuts)):
+            hi = lo + n
+            if j == k:
+                ranges.append(range(max(lo, cut), hi))
+            elif j in changed and j < k:
+                ranges.append(range(lo, min(hi, cut)))
+            else:
+                ranges.append(range(lo, hi))
+        yield from itertools.product(*ranges)
+
+
+_UNCHANGED = object()
+
+
+def _trim_batch(io: ChunkIO, units: list[tuple[int, ...]], keep, write_empty: bool) -> None:
+    with holding_objects(io.store, io.stored_keys(units)):
+        datas = io.fetch(units)
+        changes = []
+        for coords, data in zip(units, datas):
+            if data is not None:
+                new = _trimmed_unit(io, coords, data, keep, write_empty)
+                if new is not _UNCHANGED:
+                    changes.append((coords, new))
+        if changes:
+            io.store_units([c for c, _ in changes], [d for _, d in changes])
+
+
+def _trimmed_unit(io: ChunkIO, coords, data: Any, keep, write_empty: bool) -> Any:
+    """The unit's new encoded bytes with the fill value outside ``keep`` (None: delete
+    it), or _UNCHANGED when it holds only the fill value there already."""
+    starts = [d.start(c) for d, c in zip(io.dims, coords)]
+    if any(s >= k for s, k in zip(starts, keep)):
+        return None  # wholly outside
+    spec = io.spec(coords)
+    (chunk,) = io.chain.decode([data], [spec], names=[io.key(coords)])
+    fill = io.metadata.fill_value
+    boxes = _outside_boxes([k - s for s, k in zip(starts, keep)], spec.shape)
+    if all(chunk_is_fill(chunk[box], fill) for box in boxes):
+        return _UNCHANGED
+    chunk = np.array(chunk, order="C")  # writable copy
+    for box in boxes:
+        chunk[box] = fill
+    if not write_empty and chunk_is_fill(chunk, fill):
+        return None
+    return io.chain.encode([chunk], [spec])[0]
+
+
+def _outside_boxes(inside: Sequence[int], shape: Sequence[int]) -> list[tuple[slice, ...]]:
+    """Disjoint boxes covering a chunk of ``shape`` outside its first ``inside`` elements
+    per axis: for each axis cut short, the part past the cut and inside on the axes
+    before it."""
+    boxes = []
+    for axis, (n, size) in enumerate(zip(inside, shape)):
+        if n < size:
+            head = tuple(slice(0, min(m, s)) for m, s in zip(inside[:axis], shape))
+            boxes.append((*head, slice(n, None)))
+    return boxes

@@ -63,6 +63,8 @@ def make_store(
     if mode not in MODES:
         raise StoreError(f"mode must be one of {MODES}, got {mode!r}")
     read_only = mode == "r"
+    if storage_options is not None and not isinstance(storage_options, dict):
+        raise StoreError(f"storage_options must be a dict, not {type(storage_options).__name__}")
     if isinstance(store_like, os.PathLike):
         store_like = os.fspath(store_like)
     if isinstance(store_like, str):

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cuzarr.errors import StoreError
-from cuzarr.locks import remove_if_unheld
+from cuzarr.locks import make_folders, remove_if_unheld
 from cuzarr.stores.base import ByteRange, Store, check_key, check_prefix
 
 TMP_SUFFIX = ".cuzarr-tmp"
@@ -175,17 +175,18 @@ class LocalStore(Store):
     @staticmethod
     def _create(tmp: str, folder: str) -> int:
         # Try first and create parents only when missing: the common case (the folder
-        # exists) costs one system call. Retried because a concurrent delete_prefix may
-        # remove the folder between makedirs and open.
+        # exists) costs one system call. Retried because a concurrent delete_prefix, or
+        # a lock's holder removing the empty folder it made (cuzarr.locks), may remove
+        # the folder between makedirs and open.
         attempts = 0
         while True:
             try:
                 return os.open(tmp, _O_TMP, 0o666)
             except FileNotFoundError:
                 attempts += 1
-                if attempts == 3:
+                if attempts == 8:
                     raise
-            os.makedirs(folder, exist_ok=True)
+            make_folders(folder)
 
     def delete(self, key: str) -> None:
         # Empty folders are left behind on purpose: pruning them would race with a
