@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -73,9 +74,24 @@ def demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _check_location(location: str) -> None:
+    """A local file that is not an archive cannot hold a store: say so, rather than that
+    nothing was found there."""
+    from cuzarr.errors import NotAZarrHierarchyError
+    from cuzarr.stores import _ZIP_SUFFIXES
+
+    if "://" in location or "::" in location or location.lower().endswith(_ZIP_SUFFIXES):
+        return  # a URL or an archive: the store says what is wrong with it
+    if os.path.isfile(location):
+        raise NotAZarrHierarchyError(
+            f"{location} is a file, not a Zarr or N5 store (a folder, a .zip archive or a URL)"
+        )
+
+
 def info(args: argparse.Namespace) -> int:
     import cuzarr
 
+    _check_location(args.path)
     node = cuzarr.open(args.path, mode="r")
     if isinstance(node, cuzarr.Array):
         print(node.info)
@@ -87,6 +103,7 @@ def info(args: argparse.Namespace) -> int:
 def migrate(args: argparse.Namespace) -> int:
     import cuzarr
 
+    _check_location(args.path)
     report = cuzarr.migrate(
         args.path,
         zarr_format=3,
@@ -101,18 +118,23 @@ def migrate(args: argparse.Namespace) -> int:
 def convert(args: argparse.Namespace) -> int:
     import cuzarr
     from cuzarr.convert import parse_compressor, parse_format, parse_shape
+    from cuzarr.errors import ContainsNodeError
 
-    node = cuzarr.convert(
-        args.src,
-        args.dst,
-        path=args.path,
-        zarr_format=parse_format(args.zarr_format),
-        chunks=parse_shape(args.chunks) if args.chunks else None,
-        shards=parse_shape(args.shards) if args.shards else None,
-        compressors=parse_compressor(args.compressor),
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-    )
+    _check_location(args.src)
+    try:
+        node = cuzarr.convert(
+            args.src,
+            args.dst,
+            path=args.path,
+            zarr_format=parse_format(args.zarr_format),
+            chunks=parse_shape(args.chunks) if args.chunks else None,
+            shards=parse_shape(args.shards) if args.shards else None,
+            compressors=parse_compressor(args.compressor),
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+        )
+    except ContainsNodeError as e:  # the Python flag the message names is --overwrite here
+        raise ContainsNodeError(str(e).replace("overwrite=True", "--overwrite")) from None
     print(
         f"converted {args.src} -> {args.dst} ({'array' if isinstance(node, cuzarr.Array) else 'group'})"
     )

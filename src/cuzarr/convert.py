@@ -33,7 +33,8 @@ from cuzarr.buffers import to_host
 from cuzarr.config import config
 from cuzarr.errors import ContainsNodeError, MetadataError
 from cuzarr.group import Group
-from cuzarr.stores import make_store
+from cuzarr.nodes import describe_location, node_exists
+from cuzarr.stores import LocalStore, MemoryStore, make_store
 from cuzarr.stores.base import Store
 
 
@@ -58,36 +59,108 @@ def convert(
       ``chunks``: unsharded. Only ``shards``: the source's chunks inside them.
     - ``compressors`` / ``filters``: as in :func:`cuzarr.create_array` ("auto": the
       destination format's default, not the source's codecs).
+    - ``overwrite``: replace the nodes ``dst`` holds where the copy's nodes go.
     - ``progress``: draw a progress bar per array on stderr.
 
-    Returns the new array or group.
+    The metadata of every node is made and checked before anything is written, so a bad
+    layout or codec leaves ``dst`` untouched; a copy that fails later removes what it
+    wrote (only that). Returns the new array or group.
     """
     if isinstance(src, str | os.PathLike) and isinstance(dst, str | os.PathLike):
         if os.path.realpath(src) == os.path.realpath(dst):  # overwrite would delete the source
             raise ContainsNodeError(f"cannot convert {src!r} into itself")
     source = _source_node(src, path)
+    layout = {"chunks": chunks, "shards": shards, "compressors": compressors, "filters": filters}
+    plan = _plan(source, zarr_format, layout)
+    _create_nodes(MemoryStore(), plan)  # every node's metadata made and checked, in scratch
     store = make_store(dst, mode="w" if overwrite else "a")
-    options = {
-        "zarr_format": zarr_format,
-        "chunks": chunks,
-        "shards": shards,
-        "compressors": compressors,
-        "filters": filters,
-        "progress": progress,
-    }
-    if isinstance(source, Array):
-        return _convert_array(source, store, "", overwrite=overwrite, **options)
-    from cuzarr.api import create_group
+    _make_room(store, plan, overwrite)
+    undo = _Undo(store)
+    try:
+        nodes = _create_nodes(store, plan)
+        for (name, node, _), target in zip(plan, nodes):
+            if isinstance(target, Array):
+                copy_data(node, target, progress=progress, label=name or "/")
+    except BaseException as e:
+        undo.run(e)
+        raise
+    return nodes[0]
 
-    root = create_group(
-        store, attributes=source.attrs.asdict(), zarr_format=zarr_format, overwrite=overwrite
-    )
+
+# A node to make: (path in the destination, the source node, create_group/create_array
+# keyword arguments).
+PlannedNode = tuple[str, Array | Group, dict[str, Any]]
+
+
+def _plan(source: Array | Group, zarr_format: Any, layout: dict[str, Any]) -> list[PlannedNode]:
+    """The destination's nodes, parents before children."""
+    if isinstance(source, Array):
+        return [("", source, _array_options(source, "", zarr_format, **layout))]
+    plan: list[PlannedNode] = [("", source, _group_options(source, zarr_format))]
     for name, node in source.members(max_depth=None):  # parents come before children
         if isinstance(node, Group):
-            create_group(store, path=name, attributes=node.attrs.asdict(), zarr_format=zarr_format)
+            plan.append((name, node, _group_options(node, zarr_format)))
         else:
-            _convert_array(node, store, name, overwrite=False, **options)
-    return root
+            plan.append((name, node, _array_options(node, name, zarr_format, **layout)))
+    return plan
+
+
+def _group_options(group: Group, zarr_format: Any) -> dict[str, Any]:
+    return {"attributes": group.attrs.asdict(), "zarr_format": zarr_format}
+
+
+def _create_nodes(store: Store, plan: list[PlannedNode]) -> list[Array | Group]:
+    from cuzarr.api import create_array, create_group
+
+    return [
+        create_array(store, name=name, **options)
+        if isinstance(node, Array)
+        else create_group(store, path=name, **options)
+        for name, node, options in plan
+    ]
+
+
+def _make_room(store: Store, plan: list[PlannedNode], overwrite: bool) -> None:
+    """Refuse (or, with ``overwrite``, delete) the nodes ``store`` holds where the plan
+    puts nodes, before anything is written."""
+    taken = [name for name, _, _ in plan if node_exists(store, name)]
+    if not taken:
+        return
+    if not overwrite:
+        raise ContainsNodeError(
+            f"a node already exists in {describe_location(store, taken[0])} "
+            "(pass overwrite=True to replace it)"
+        )
+    for name in [""] if taken[0] == "" else taken:  # the root's deletion takes all
+        store.delete_prefix(f"{name}/" if name else "")
+
+
+class _Undo:
+    """Removes what a failed copy wrote into ``store``, and nothing that was there before."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.before = set(store.list_prefix(""))
+        # A folder the copy creates goes too, once empty (a store leaves folders behind).
+        local = isinstance(store, LocalStore) and not store.root.exists()
+        self.new_folder = store.root if local else None
+
+    def run(self, error: BaseException) -> None:
+        try:
+            written = [k for k in self.store.list_prefix("") if k not in self.before]
+            self.store.delete_many(written)
+            if self.new_folder is not None:
+                _remove_empty_folders(self.new_folder)
+        except Exception as e:  # the copy's own error is the one to raise
+            error.add_note(f"removing what the failed conversion wrote to {self.store} failed: {e}")
+
+
+def _remove_empty_folders(root: Any) -> None:
+    for folder, _, _ in os.walk(root, topdown=False):
+        try:
+            os.rmdir(folder)  # only ever removes an empty folder
+        except OSError:
+            pass
 
 
 def _source_node(src: Any, path: str | None) -> Array | Group:
@@ -127,21 +200,17 @@ def _per_dim(value: Any, ndim: int, what: str, where: str) -> Any:
     return value
 
 
-def _convert_array(
+def _array_options(
     source: Array,
-    store: Store,
     name: str,
-    *,
     zarr_format: Any,
+    *,
     chunks: Any,
     shards: Any,
     compressors: Any,
     filters: Any,
-    overwrite: bool,
-    progress: bool,
-) -> Array:
-    from cuzarr.api import create_array
-
+) -> dict[str, Any]:
+    """create_array's arguments for ``source``'s copy at ``name``."""
     where = f"converting {source.name!r} to {name or '/'}"
     chunks = _per_dim(chunks, source.ndim, "chunks", where)
     shards = _per_dim(shards, source.ndim, "shards", where)
@@ -150,23 +219,18 @@ def _convert_array(
         # Keep the source's sharding where the destination format has shards (v3 only).
         keep = src_shards if zarr_format == 3 else None
         chunks, shards = (src_chunks, keep) if shards is None else (src_chunks, shards)
-    target = create_array(
-        store,
-        name=name,
-        shape=source.shape,
-        dtype=source.dtype,
-        chunks=chunks,
-        shards=shards,
-        compressors=compressors,
-        filters=filters,
-        fill_value=source.fill_value,
-        zarr_format=zarr_format,
-        attributes=source.attrs.asdict(),
-        dimension_names=source.dimension_names if zarr_format in (3, "n5") else None,
-        overwrite=overwrite,
-    )
-    copy_data(source, target, progress=progress, label=name or "/")
-    return target
+    return {
+        "shape": source.shape,
+        "dtype": source.dtype,
+        "chunks": chunks,
+        "shards": shards,
+        "compressors": compressors,
+        "filters": filters,
+        "fill_value": source.fill_value,
+        "zarr_format": zarr_format,
+        "attributes": source.attrs.asdict(),
+        "dimension_names": source.dimension_names if zarr_format in (3, "n5") else None,
+    }
 
 
 # -- the copy loop ----------------------------------------------------------------------------
@@ -207,12 +271,14 @@ def copy_data(source: Array, target: Array, *, progress: bool = False, label: st
     regions = plan_regions(target) if target.size else []
     skip_empty = not config["write_empty_chunks"]
     bar = ProgressBar(label, sum(_nbytes(r, target.dtype) for r in regions), enabled=progress)
-    for region in regions:
-        data = to_host(source[region])  # a source read on the device: encoded on the host
-        if not (skip_empty and chunk_is_fill(np.asarray(data), target.fill_value)):
-            target[region] = data
-        bar.update(_nbytes(region, target.dtype))
-    bar.close()
+    try:
+        for region in regions:
+            data = to_host(source[region])  # a source read on the device: encoded on the host
+            if not (skip_empty and chunk_is_fill(np.asarray(data), target.fill_value)):
+                target[region] = data
+            bar.update(_nbytes(region, target.dtype))
+    finally:
+        bar.close()  # ends the bar's line, so an error message starts on a line of its own
 
 
 def _nbytes(region: Sequence[slice], dtype: np.dtype) -> int:

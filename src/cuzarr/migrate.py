@@ -16,6 +16,7 @@ re-run with ``overwrite=True``, or treat the store as read-only until ``remove_v
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -48,21 +49,26 @@ class MigrationReport:
     store: str
     dry_run: bool
     written: list[str] = field(default_factory=list)  # node paths given a zarr.json
+    # node paths that already have v3 metadata, agreeing with their v2 metadata: left as
+    # they are
+    already: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (node path, why)
     removed: list[str] = field(default_factory=list)  # v2 keys deleted (remove_v2)
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)  # path -> zarr.json
 
     @property
     def ok(self) -> bool:
-        """True when every node was migrated."""
+        """True when every node was migrated (now or before)."""
         return not self.skipped
 
     def __str__(self) -> str:
         verb = "would write" if self.dry_run else "wrote"
         lines = [f"{self.store}: {verb} zarr.json for {len(self.written)} node(s)"]
         lines += [f"  + /{p}" for p in self.written]
+        if self.already:
+            lines.append(f"{len(self.already)} node(s) already have v3 metadata: nothing to do")
         if self.skipped:
-            lines.append(f"skipped {len(self.skipped)} node(s) (no faithful v3 form):")
+            lines.append(f"skipped {len(self.skipped)} node(s):")
             lines += [f"  - /{p}: {why}" for p, why in self.skipped]
         if self.removed:
             lines.append(
@@ -163,31 +169,58 @@ def migrate(
     report = MigrationReport(str(s), dry_run)
     nodes = _nodes(s, path)
     existing = s.get_many([node_prefix(join_path(path, rel)) + V3_KEY for rel, _ in nodes])
+    confirmed = []  # nodes whose zarr.json says what their v2 metadata says
     for (rel, docs), there in zip(nodes, existing):
         full = join_path(path, rel)
         where = f"{s}/{node_prefix(full)}{ZARRAY}"
-        if there is not None and not overwrite:
-            report.skipped.append(
-                (full, "it already has a zarr.json (pass overwrite=True to replace it)")
-            )
-            continue
-        attrs = docs.get(ZATTRS) or {}
         try:
-            if ZARRAY in docs:
-                doc = v3_array_document(docs[ZARRAY], attrs, where)
-            else:  # a group, or a folder of nodes without .zgroup: v3 needs it explicit
-                doc = GroupMetadata(attributes=attrs).to_json()
+            doc = _v3_document(docs, where)
         except NotMigratable as e:
-            report.skipped.append((full, str(e).replace(f"{where}: ", "")))
-            continue
-        report.written.append(full)
-        report.documents[full] = doc
+            doc, why = None, f"no faithful v3 form: {e}".replace(f"{where}: ", "")
+        if there is not None and not overwrite:
+            if doc is not None and not _same_document(there, doc):
+                report.skipped.append(
+                    (full, "it already has a zarr.json, which differs from what its v2 metadata "
+                     "gives (overwrite replaces it)")
+                )  # fmt: skip
+                continue
+            report.already.append(full)  # nothing to do
+            if doc is not None:
+                confirmed.append(full)
+        elif doc is None:
+            report.skipped.append((full, why))
+        else:
+            report.written.append(full)
+            report.documents[full] = doc
     _carry_consolidated(s, path, report)
     if not dry_run:
         s.set_many([(node_prefix(p) + V3_KEY, dump_json(d)) for p, d in report.documents.items()])
     if remove_v2:
-        _remove_v2(s, path, report)
+        _remove_v2(s, path, report, report.written + confirmed)
     return report
+
+
+def _v3_document(docs: dict[str, Any], where: str) -> dict[str, Any]:
+    attrs = docs.get(ZATTRS) or {}
+    if ZARRAY in docs:
+        return v3_array_document(docs[ZARRAY], attrs, where)
+    # a group, or a folder of nodes without .zgroup: v3 needs it explicit
+    return GroupMetadata(attributes=attrs).to_json()
+
+
+def _same_document(raw: Any, doc: dict[str, Any]) -> bool:
+    """Whether an existing zarr.json says what ``doc`` says (consolidated metadata aside,
+    which a migrated root carries)."""
+    try:
+        there = json.loads(bytes(raw))
+    except ValueError:
+        return False
+    if not isinstance(there, dict):
+        return False
+    there.pop("consolidated_metadata", None)
+    wanted = json.loads(dump_json(doc))
+    wanted.pop("consolidated_metadata", None)
+    return there == wanted
 
 
 def _carry_consolidated(store: Store, path: str, report: MigrationReport) -> None:
@@ -202,8 +235,9 @@ def _carry_consolidated(store: Store, path: str, report: MigrationReport) -> Non
     report.documents[path] = {**root, "consolidated_metadata": inline_document(entries)}
 
 
-def _remove_v2(store: Store, path: str, report: MigrationReport) -> None:
-    keys = [node_prefix(p) + k for p in report.written for k in (ZARRAY, ZGROUP, ZATTRS)]
+def _remove_v2(store: Store, path: str, report: MigrationReport, migrated: list[str]) -> None:
+    """Delete the v2 documents of ``migrated`` nodes (and the root's .zmetadata)."""
+    keys = [node_prefix(p) + k for p in migrated for k in (ZARRAY, ZGROUP, ZATTRS)]
     keys.append(node_prefix(path) + ZMETADATA)
     present = [k for k, v in zip(keys, store.get_many(keys)) if v is not None]
     report.removed = present

@@ -6,13 +6,15 @@ import subprocess
 import sys
 import uuid
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import fsspec
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
-from cuzarr.errors import StoreError, UnsupportedError
+import cuzarr
+from cuzarr.errors import InvalidKeyError, StoreError, UnsupportedError
 from cuzarr.stores import ByteRange, FsspecStore
 
 
@@ -71,7 +73,7 @@ def test_ranges_fsspec_cannot_express_go_through_the_size() -> None:
         [("k", ByteRange(2, -2)), ("k", ByteRange(-4, -1)), ("gone", ByteRange(1, -1))]
     )
     assert got == [b"234567", b"678", None]
-    assert fs.batches == []  # nothing for cat_ranges in this batch
+    assert fs.batches == [2]  # both ranges resolved against the size, then read in one batch
 
 
 def test_refused_range_past_the_end_reads_empty() -> None:
@@ -91,7 +93,7 @@ def test_other_errors_become_store_errors(monkeypatch: pytest.MonkeyPatch) -> No
         raise ConnectionError("network down")
 
     monkeypatch.setattr(fs, "cat_file", broken)
-    with pytest.raises(StoreError, match="'k'"):
+    with pytest.raises(StoreError, match="'k'.*network down"), cuzarr.config.set(store_retries=0):
         store.get("k")
 
 
@@ -149,3 +151,46 @@ def test_fs_instances_are_shared_by_fsspec() -> None:
     root = memory_root()
     FsspecStore(f"memory://{root}").set("k", b"v")
     assert fsspec.filesystem("memory").cat_file(f"{root}/k") == b"v"
+
+
+# -- keys confined to the store ------------------------------------------------------------
+
+HOSTILE_KEYS = ["../victim", "a/../../victim", "/abs", "a\\b", "a\0b", "a//b", "./a", ".."]
+
+
+def _confined_store(where: str, tmp_path: Path) -> tuple[FsspecStore, Callable[[], bytes]]:
+    """A store beside a victim object, and a reader of the victim."""
+    if where == "file":
+        (tmp_path / "victim").write_bytes(b"keep")
+        store = FsspecStore(f"file://{tmp_path}/store", storage_options={"auto_mkdir": True})
+        return store, (tmp_path / "victim").read_bytes
+    parent = memory_root()
+    fs = MemoryFileSystem(skip_instance_cache=True)
+    fs.pipe_file(f"{parent}/victim", b"keep")
+    return FsspecStore(fs, path=f"{parent}/store"), lambda: fs.cat_file(f"{parent}/victim")
+
+
+@pytest.mark.parametrize("where", ["file", "memory"])
+@pytest.mark.parametrize("key", HOSTILE_KEYS, ids=repr)
+def test_keys_that_leave_the_root_are_refused(where: str, key: str, tmp_path: Path) -> None:
+    store, victim = _confined_store(where, tmp_path)
+    store.set("a/zarr.json", b"{}")
+    before = sorted(store.fs.find(store.root.rpartition("/")[0]))
+    prefix = key if key.endswith("/") else f"{key}/"
+    for call in (
+        lambda: store.get(key),
+        lambda: store.get_ranges([("a/zarr.json", None), (key, ByteRange(0, 2))]),
+        lambda: store.exists(key),
+        lambda: store.set(key, b"evil"),
+        lambda: store.set_many([("ok", b"1"), (key, b"evil")]),
+        lambda: store.delete(key),
+        lambda: store.delete_many(["a/zarr.json", key]),
+        lambda: store.delete_prefix(prefix),
+        lambda: list(store.list_prefix(prefix)),
+        lambda: store.list_dir(prefix),
+    ):
+        with pytest.raises(InvalidKeyError):
+            call()
+    assert victim() == b"keep"
+    assert sorted(store.fs.find(store.root.rpartition("/")[0])) == before  # nothing written
+    assert store.get("a/zarr.json") == b"{}"  # a batch with a bad key does nothing at all

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cuzarr.errors import ReadOnlyError, UnsupportedError
+from cuzarr.errors import InvalidKeyError, ReadOnlyError, UnsupportedError
 from cuzarr.stores import (
     ByteRange,
     FsspecStore,
@@ -394,3 +394,67 @@ def test_make_store_rejects(args: dict[str, Any]) -> None:
 
     with pytest.raises(ZarrError):
         make_store(**args)
+
+
+# -- keys confined to the store ------------------------------------------------------------
+
+HOSTILE_KEYS = [
+    "../victim.txt", "a/../../victim.txt", "..", ".", "./a", "a/./b", "a//b", "/abs", "a/",
+    "a\\b", "..\\victim.txt", "a\0b", "", 5, None,
+]  # fmt: skip
+HOSTILE_PREFIXES = ["../", "a/../../", "../victim", "/", "//", "a//", "a\0/", "..\\"]
+
+
+def _outside(tmp_path: Path) -> dict[str, bytes]:
+    """Everything beside the store's own folder or archive, with its content."""
+    inside = {"store", "store.zip"}
+    return {
+        str(p): p.read_bytes() if p.is_file() else b"<dir>"
+        for p in sorted(tmp_path.rglob("*"))
+        if p.relative_to(tmp_path).parts[0] not in inside
+    }
+
+
+@pytest.mark.parametrize("key", HOSTILE_KEYS, ids=repr)
+def test_every_call_refuses_keys_that_leave_the_store(
+    store: Store, kind: Kind, tmp_path: Path, key: Any
+) -> None:
+    (tmp_path / "victim.txt").write_bytes(b"keep me")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "victim.txt").write_bytes(b"keep me too")
+    store.set("a/zarr.json", b"{}")
+    before = _outside(tmp_path)
+    calls = [
+        lambda: store.get(key),
+        lambda: store.get(key, ByteRange(0, 4)),
+        lambda: store.get_ranges([("a/zarr.json", None), (key, None)]),
+        lambda: store.get_many([key]),
+        lambda: store.exists(key),
+        lambda: store.set(key, b"evil"),
+        lambda: store.set_many([(key, b"evil")]),
+    ]
+    if kind.can_delete:
+        calls += [lambda: store.delete(key), lambda: store.delete_many([key])]
+    for call in calls:
+        with pytest.raises(InvalidKeyError):
+            call()
+    assert _outside(tmp_path) == before
+    assert bytes(store.get("a/zarr.json")) == b"{}"
+
+
+@pytest.mark.parametrize("prefix", HOSTILE_PREFIXES, ids=repr)
+def test_listing_and_deleting_refuse_prefixes_that_leave_the_store(
+    store: Store, kind: Kind, tmp_path: Path, prefix: str
+) -> None:
+    (tmp_path / "victim.txt").write_bytes(b"keep me")
+    store.set("a/zarr.json", b"{}")
+    before = _outside(tmp_path)
+    with pytest.raises(InvalidKeyError):
+        list(store.list_prefix(prefix))
+    with pytest.raises(InvalidKeyError):
+        store.list_dir(prefix)
+    if kind.can_delete:
+        with pytest.raises(InvalidKeyError):
+            store.delete_prefix(prefix)
+    assert _outside(tmp_path) == before
+    assert bytes(store.get("a/zarr.json")) == b"{}"
