@@ -190,3 +190,14 @@ def test_relative_root_is_made_absolute(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.chdir("/")
     assert store.get("k") == b"v"
     assert store.root == tmp_path / "rel"
+
+
+@pytest.mark.parametrize("mode", ["r", "a", "w"])
+def test_a_plain_file_is_no_store(tmp_path, mode):
+    import cuzarr
+    from cuzarr.errors import NotAZarrHierarchyError
+
+    (tmp_path / "notes.txt").write_text("not zarr")
+    with pytest.raises(NotAZarrHierarchyError, match="is a file, not a Zarr or N5 store"):
+        cuzarr.open(str(tmp_path / "notes.txt"), mode=mode)
+    assert (tmp_path / "notes.txt").read_text() == "not zarr"

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from cuzarr.errors import StoreError
+from cuzarr.errors import NotAZarrHierarchyError, StoreError
 from cuzarr.stores.base import ByteRange, RangeRequest, Store, StoreLike
 from cuzarr.stores.fsspec import FsspecStore
 from cuzarr.stores.local import LocalStore
@@ -109,6 +109,11 @@ def _store_for_location(
         return ZipStore(location, mode=_ZIP_MODES[mode])
     if path:
         location = os.path.join(location, path.strip("/"))
+    if os.path.isfile(location):
+        raise NotAZarrHierarchyError(
+            f"{location} is a file, not a Zarr or N5 store (a folder, or an archive whose "
+            f"name ends in {' or '.join(_ZIP_SUFFIXES)})"
+        )
     return LocalStore(location, read_only=read_only)
 
 
