@@ -125,6 +125,19 @@ def test_sharded_resize_deletes_the_shards_outside():
     np.testing.assert_array_equal(a[...], [5] * 16 + [0] * 48)
 
 
+@pytest.mark.parametrize("location", [{}, "memory://resize-two-handles"], ids=["dict", "fsspec"])
+def test_another_handle_does_not_read_a_deleted_shard_through_its_cached_index(location):
+    # Stores without versions (memory, fsspec) revalidate cached shard indexes against
+    # this process's shard writes: deleting shards in a resize is one of them.
+    kwargs = dict(shape=(64,), chunks=(8,), shards=(32,), dtype="i4", fill_value=0)
+    writer = cuzarr.create_array(location, overwrite=True, **kwargs)
+    writer[...] = 5
+    reader = cuzarr.open_array(location, mode="r")
+    np.testing.assert_array_equal(reader[32:40], 5)  # caches the index of shard 1
+    writer.resize(32)  # at a shard boundary: shard 1 is deleted, shard 0 left as it is
+    np.testing.assert_array_equal(reader[32:40], 0)  # the reader still has shape 64
+
+
 def test_edge_shard_loses_the_inner_chunks_outside():
     store = {}
     a = cuzarr.create_array(store, shape=(32,), chunks=(4,), shards=(16,), dtype="i4", fill_value=0)

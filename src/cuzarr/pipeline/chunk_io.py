@@ -99,6 +99,11 @@ class ChunkIO:
         if deleted:
             self.store.delete_many(deleted)
 
+    def delete_objects(self, objects: Sequence[tuple[int, ...]]) -> None:
+        """Delete the stored objects at these grid coordinates: chunks here, shards for
+        a sharded array (whose cached indexes then go too)."""
+        self.store.delete_many([self.key(o) for o in objects])
+
 
 def make_chunk_io(store: Store, prefix: str, metadata: ArrayMetadata) -> ChunkIO:
     """The shard view when the array's only codec is ``sharding_indexed`` (then inner

@@ -293,6 +293,13 @@ class ShardIO(ChunkIO):
                 deletes.append(key)
             else:
                 writes.append((key, shard_bytes))
+        self._replace(writes, deletes)
+
+    def delete_objects(self, objects: Sequence[tuple[int, ...]]) -> None:
+        self._replace([], [self.shard_key(o) for o in objects])
+
+    def _replace(self, writes: list[tuple[str, Any]], deletes: list[str]) -> None:
+        """Store and delete whole shards, and forget what was known of them."""
         try:
             if writes:
                 self.store.set_many(writes)

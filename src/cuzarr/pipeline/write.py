@@ -175,9 +175,8 @@ def trim(
     trimmed = make_chunk_io(io.store, io.prefix, io.metadata.with_shape(keep))
     for i in range(0, len(units), size := trimmed.batch_size()):
         _trim_batch(trimmed, units[i : i + size], keep, write_empty)
-    encode = io.metadata.chunk_key_encoding.encode
     if gone:
-        io.store.delete_many([io.prefix + encode(obj) for obj in gone])
+        io.delete_objects(gone)
 
 
 def _units_past(
