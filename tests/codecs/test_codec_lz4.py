@@ -6,7 +6,8 @@ from cuzarr.codecs import ChunkSpec, as_codec, codec_from_v2, codec_from_v3
 from cuzarr.codecs.lz4 import LZ4Codec
 from cuzarr.errors import CorruptChunkError, MetadataError
 
-SPEC = ChunkSpec((0,), np.dtype("u1"), 0)
+# Byte codecs look only at max_nbytes: the most a chunk may decode to.
+SPEC = ChunkSpec((0,), np.dtype("u1"), 0, max_nbytes=1 << 24)
 PAYLOAD = np.arange(5000, dtype="<i4").tobytes()
 
 

@@ -20,7 +20,8 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from cuzarr.concurrency import parallel_map
-from cuzarr.errors import MetadataError
+from cuzarr.config import config
+from cuzarr.errors import CorruptChunkError, MetadataError
 
 CodecKind = Literal["array_to_array", "array_to_bytes", "bytes_to_bytes"]
 
@@ -39,10 +40,23 @@ class ChunkSpec:
     # The part of the chunk inside the array (None: all of it). Formats that store edge
     # chunks truncated (N5) need it; everything else ignores it.
     extent: tuple[int, ...] | None = None
+    # The most bytes a bytes->bytes decoder may produce for this chunk; a decoder that would
+    # produce more stops there and reports the chunk as corrupt, so a decompression bomb
+    # costs no more memory than a good chunk. None means ``nbytes`` (what the last
+    # decompressor before the ``bytes`` codec yields); the codec chain sets it for the
+    # other layers (:meth:`cuzarr.pipeline.chain.CodecChain.bytes_specs`).
+    max_nbytes: int = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
     nbytes: int = field(init=False, repr=False, compare=False)  # asked for on every chunk
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "nbytes", math.prod(self.shape) * self.dtype.itemsize)
+        nbytes = math.prod(self.shape) * self.dtype.itemsize
+        object.__setattr__(self, "nbytes", nbytes)
+        if self.max_nbytes is None:
+            object.__setattr__(self, "max_nbytes", nbytes)
+
+    def bounded(self, max_nbytes: int) -> ChunkSpec:
+        """This spec with ``max_nbytes`` as the bound on a decoder's output."""
+        return ChunkSpec(self.shape, self.dtype, self.fill_value, self.extent, max_nbytes)
 
 
 class Codec:
@@ -61,9 +75,13 @@ class Codec:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Codec:
         """Build from a v3 ``configuration`` object (``{}`` when absent)."""
+        if not isinstance(config, dict):
+            raise MetadataError(
+                f"codec {cls.name!r}: configuration must be an object, not {config!r}"
+            )
         try:
             return cls(**config)
-        except TypeError as e:
+        except TypeError as e:  # an unknown or a missing field
             raise MetadataError(f"codec {cls.name!r}: bad configuration {config!r} ({e})") from e
 
     def config(self) -> dict[str, Any]:
@@ -130,14 +148,32 @@ class ArrayArrayCodec(Codec):
 
 class ArrayBytesCodec(Codec):
     kind = "array_to_bytes"
+    # True when an encoded chunk is exactly the chunk's ``nbytes`` long (``bytes``).
+    encodes_nbytes: ClassVar[bool] = False
+
+    def max_encoded_size(self, spec: ChunkSpec) -> int:
+        """The most bytes a chunk like ``spec`` can take encoded, which bounds what the
+        bytes->bytes decoders before this codec may produce. Default: the fixed size, or,
+        for codecs whose size depends on the data, the configured ``max_chunk_bytes``."""
+        size = self.encoded_size(spec.nbytes)
+        return int(config["max_chunk_bytes"]) if size is None else size
 
 
 class BytesBytesCodec(Codec):
     """bytes -> bytes. ``decode_chunk`` may be given ``out=``: a writable, C-contiguous
     buffer of exactly the decoded size; a codec that can decompress straight into it
-    does so (and returns it), which saves a copy when the chunk is a slab of the result."""
+    does so (and returns it), which saves a copy when the chunk is a slab of the result.
+    Without ``out=``, a decoder produces at most ``spec.max_nbytes`` bytes: it stops
+    there and raises :func:`too_big`."""
 
     kind = "bytes_to_bytes"
+
+    def max_encoded_size(self, decoded_nbytes: int) -> int:
+        """The most bytes any writer's encoding of ``decoded_nbytes`` bytes can take (the
+        bound on the output of the decoder after this one). Default: the fixed size, or
+        the configured ``max_chunk_bytes`` for a codec that states no bound."""
+        size = self.encoded_size(decoded_nbytes)
+        return max(int(config["max_chunk_bytes"]), decoded_nbytes) if size is None else size
 
     def decode_chunk(self, data: Any, spec: ChunkSpec, out: Any = None) -> Any:
         raise NotImplementedError
@@ -150,6 +186,14 @@ class BytesBytesCodec(Codec):
         return self.decode_chunk(data, spec)
 
     decodes_into_out: ClassVar[bool] = False
+
+
+def too_big(codec: str, limit: int, size: int | None = None) -> CorruptChunkError:
+    """The error of a chunk that decodes (or says it decodes) to more than ``limit`` bytes."""
+    got = "more" if size is None else f"{size} bytes, more"
+    return CorruptChunkError(
+        f"{codec} codec: the chunk decodes to {got} than the {limit} bytes it may hold"
+    )
 
 
 def as_bytes_view(data: Any) -> memoryview:

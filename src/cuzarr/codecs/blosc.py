@@ -27,7 +27,8 @@ from typing import Any
 import numcodecs.blosc
 import numpy as np
 
-from cuzarr.codecs.base import BytesBytesCodec, ChunkSpec, as_bytes_view
+from cuzarr.codecs.base import BytesBytesCodec, ChunkSpec, as_bytes_view, too_big
+from cuzarr.codecs.fields import INT32_MAX, integer, is_int
 from cuzarr.codecs.registry import register_codec
 from cuzarr.errors import CodecError, CorruptChunkError, MetadataError, UnsupportedError
 
@@ -42,18 +43,7 @@ _FORMAT_CODE_NAMES = {
     4: "zstd",
 }  # header flags >> 5
 AVAILABLE_CNAMES = frozenset(numcodecs.blosc.list_compressors())
-
-
-def _int_field(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        bounds = f"{low}..{high}" if high is not None else f">= {low}"
-        raise MetadataError(f"blosc codec: {name} must be an integer {bounds}, not {value!r}")
-    return value
+MAX_OVERHEAD = 16  # BLOSC_MAX_OVERHEAD: the header
 
 
 @register_codec("blosc", v2_id="blosc", aliases=("numcodecs.blosc",))
@@ -71,22 +61,22 @@ class BloscCodec(BytesBytesCodec):
 
     def __post_init__(self) -> None:
         shuffle = self.shuffle
-        if isinstance(shuffle, int) and not isinstance(shuffle, bool):
+        if is_int(shuffle):
             shuffle = SHUFFLE_FROM_V2.get(shuffle, shuffle)
-        if shuffle not in SHUFFLE_TO_V2:
+        if not isinstance(shuffle, str) or shuffle not in SHUFFLE_TO_V2:
             raise MetadataError(
                 f"blosc codec: shuffle must be 'noshuffle', 'shuffle' or 'bitshuffle' "
                 f"(v2: 0, 1, 2 or -1), not {self.shuffle!r}"
             )
         object.__setattr__(self, "shuffle", shuffle)
-        if self.cname not in CNAMES:
+        if not isinstance(self.cname, str) or self.cname not in CNAMES:
             raise MetadataError(
                 f"blosc codec: cname must be one of {list(CNAMES)}, not {self.cname!r}"
             )
-        _int_field("clevel", self.clevel, 0, 9)
-        _int_field("blocksize", self.blocksize, 0)
+        integer("blosc", "clevel", self.clevel, 0, 9)
+        integer("blosc", "blocksize", self.blocksize, 0, INT32_MAX)  # c-blosc's int
         if self.typesize is not None:
-            _int_field("typesize", self.typesize, 1)
+            integer("blosc", "typesize", self.typesize, 1, INT32_MAX)
 
     # -- JSON forms -------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -130,6 +120,9 @@ class BloscCodec(BytesBytesCodec):
         return self.shuffle
 
     # -- one chunk ----------------------------------------------------------------------
+    def max_encoded_size(self, decoded_nbytes: int) -> int:
+        return decoded_nbytes + MAX_OVERHEAD  # c-blosc stores a chunk it cannot shrink as is
+
     def encode_chunk(self, data: Any, spec: ChunkSpec) -> bytes:
         if self.cname not in AVAILABLE_CNAMES:
             raise UnsupportedError(
@@ -164,8 +157,10 @@ class BloscCodec(BytesBytesCodec):
             raise CorruptChunkError(
                 f"blosc codec: header gives {cbytes} compressed bytes, the chunk has {len(src)}"
             )
-        expected = None if out is None else as_bytes_view(out).nbytes
-        if expected is not None and expected != nbytes:
+        if out is None:
+            if nbytes > spec.max_nbytes:  # c-blosc allocates what the header says
+                raise too_big("blosc", spec.max_nbytes, nbytes)
+        elif nbytes != (expected := as_bytes_view(out).nbytes):
             raise CorruptChunkError(
                 f"blosc codec: chunk decodes to {nbytes} bytes, expected {expected}"
             )

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from cuzarr.config import config
 from cuzarr.errors import CorruptChunkError, UnsupportedError
 
 # Inner codec format codes (header flags >> 5).
@@ -56,6 +57,7 @@ FALLBACK_REASONS = (
     "decoded size differs from the expected chunk size",
     "block-start table out of range",
     "split stream out of range",
+    "decoded size in header exceeds the largest chunk allowed",
 )
 
 
@@ -213,21 +215,28 @@ def plan_blosc_batch(
     expected_nbytes: Any = None,
     chunk_dst: Any = None,
     stage_align: int = 16,
+    max_nbytes: int | None = None,
 ) -> BloscPlan:
     """Plan the decode of the Blosc1 chunks ``buf[offsets[i] : offsets[i] + lengths[i]]``.
 
     ``expected_nbytes`` (optional) is each chunk's known decoded size: a header that
     disagrees sends the chunk to the host, and the decoded layout uses these sizes (so a
-    corrupt header cannot make it huge). ``chunk_dst`` (optional) places each decoded
-    chunk in the decoded buffer; by default chunks are laid end to end. Staged blocks
-    start at multiples of ``stage_align`` bytes in the stage buffer (nvCOMP outputs).
+    corrupt header cannot make it huge). Without it, the headers' sizes are used, and a
+    chunk whose header states more than ``max_nbytes`` (default: the configured
+    ``max_chunk_bytes``) goes to the host with no room in the layout. ``chunk_dst``
+    (optional) places each decoded chunk in the decoded buffer; by default chunks are laid
+    end to end. Staged blocks start at multiples of ``stage_align`` bytes in the stage
+    buffer (nvCOMP outputs).
     """
     buf = as_u8(buf)
     c = _read_headers(buf, np.asarray(offsets, np.int64), np.asarray(lengths, np.int64))
-    sizes = c.nbytes
     if expected_nbytes is not None:
         sizes = np.asarray(expected_nbytes, dtype=np.int64)
         c.mark(c.nbytes != sizes, 6)
+    else:
+        too_big = c.nbytes > (config["max_chunk_bytes"] if max_nbytes is None else max_nbytes)
+        c.mark(too_big, 9)
+        sizes = np.where(too_big, 0, c.nbytes)
     c.nbytes = np.where(c.fallback == 0, c.nbytes, 0)  # the host decodes the others
     c.dst = exclusive_cumsum(sizes) if chunk_dst is None else np.asarray(chunk_dst, np.int64)
     decoded_nbytes = int((c.dst + sizes).max()) if len(sizes) else 0
@@ -383,16 +392,20 @@ def bit_shuffle(block: np.ndarray, typesize: int) -> np.ndarray:
 
 
 def decompress_stream(codec: int, stream: Any, size: int) -> bytes:
-    """One inner stream with a CPU library: what nvCOMP does on the device."""
+    """One inner stream with a CPU library: what nvCOMP does on the device (which, as
+    here, never decodes more than the ``size`` bytes the stream's block has room for)."""
     import numcodecs.lz4
-    import numcodecs.zstd
+
+    from cuzarr.codecs.base import ChunkSpec
+    from cuzarr.codecs.gzip import inflate
+    from cuzarr.codecs.zstd import ZstdCodec
 
     if codec == LZ4:  # a raw LZ4 block: give it numcodecs' 4-byte size prefix
         out = numcodecs.lz4.decompress(size.to_bytes(4, "little") + bytes(stream))
     elif codec == ZSTD:
-        out = numcodecs.zstd.decompress(bytes(stream))
+        out = ZstdCodec().decode_chunk(stream, ChunkSpec((size,), np.dtype("u1"), 0))
     elif codec == ZLIB:
-        out = zlib.decompress(bytes(stream))
+        out = inflate("blosc zlib", stream, zlib.MAX_WBITS, size)[0]
     else:
         raise UnsupportedError(f"blosc reference decoder: no CPU decoder for {CODEC_NAMES[codec]}")
     if len(out) != size:
@@ -427,10 +440,12 @@ def decode_plan(plan: BloscPlan, buf: Any, host_decode: Any = None) -> np.ndarra
     for i in plan.host_chunks():
         if host_decode is not None:
             data = host_decode(int(i))
-        else:
-            import numcodecs.blosc
+        else:  # the host codec, which decodes at most the chunk's room in the layout
+            from cuzarr.codecs.base import ChunkSpec
+            from cuzarr.codecs.blosc import BloscCodec
 
             start = int(plan.chunk_src[i])
-            data = numcodecs.blosc.decompress(buf[start : start + int(plan.chunk_len[i])])
+            room = ChunkSpec((int(plan.nbytes[i]),), np.dtype("u1"), 0)
+            data = BloscCodec().decode_chunk(buf[start : start + int(plan.chunk_len[i])], room)
         out[plan.chunk_dst[i] : plan.chunk_dst[i] + len(data)] = np.frombuffer(data, np.uint8)
     return out

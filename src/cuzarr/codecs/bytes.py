@@ -46,6 +46,7 @@ def _stored_dtype(endian: str | None, dtype: np.dtype) -> np.dtype:
 class BytesCodec(ArrayBytesCodec):
     endian: str | None = None
     _memo: ClassVar[tuple | None] = None  # per instance once set (see decode_chunk)
+    encodes_nbytes = True
 
     def __post_init__(self) -> None:
         if self.endian not in ("little", "big", None):

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cuzarr.codecs.base import BytesBytesCodec, ChunkSpec, as_bytes_view
-from cuzarr.codecs.gzip import check_level
+from cuzarr.codecs.fields import integer
 from cuzarr.codecs.registry import register_codec
+from cuzarr.codecs.streams import decode_streams
 from cuzarr.errors import CorruptChunkError
 
 
@@ -25,7 +26,11 @@ class BZ2Codec(BytesBytesCodec):
     releases_gil = True  # Python's bz2 drops the GIL while (de)compressing
 
     def __post_init__(self) -> None:
-        check_level("bz2", self.level, 1, 9)
+        integer("bz2", "level", self.level, 1, 9)
+
+    def max_encoded_size(self, decoded_nbytes: int) -> int:
+        # bzip2's manual: at most 1% and 600 bytes more than the input; twice that here.
+        return decoded_nbytes + decoded_nbytes // 50 + 1200
 
     def encode_chunk(self, data: Any, spec: ChunkSpec) -> bytes:
         return bz2.compress(as_bytes_view(data), self.level)
@@ -35,6 +40,9 @@ class BZ2Codec(BytesBytesCodec):
         if not src.nbytes:  # bz2.decompress returns b"" here; even empty data has a header
             raise CorruptChunkError("bz2 codec: the chunk is empty")
         try:
-            return bz2.decompress(src)  # also reads concatenated streams
+            # Concatenated streams, and bytes after them ignored, as bz2.decompress does.
+            return decode_streams(
+                "bz2", src, bz2.BZ2Decompressor, spec.max_nbytes, bool, garbage=(OSError,)
+            )[0]
         except (OSError, ValueError, EOFError) as e:
             raise CorruptChunkError(f"bz2 codec: cannot decompress the chunk ({e})") from e

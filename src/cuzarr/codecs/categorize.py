@@ -13,7 +13,7 @@ numcodecs flattens it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,8 @@ from cuzarr.metadata.dtypes import native
 
 
 def _dtype(name: str, value: Any) -> np.dtype:
+    if not isinstance(value, str | np.dtype):
+        raise MetadataError(f"categorize codec: {name} must be a data type string, not {value!r}")
     try:
         return np.dtype(value)
     except (TypeError, ValueError):
@@ -72,7 +74,7 @@ class CategorizeCodec(ArrayArrayCodec):
             raise MetadataError(f"categorize codec: needs string data, not {spec.dtype}")
 
     def resolve(self, spec: ChunkSpec) -> ChunkSpec:
-        return replace(spec, dtype=native(self.astype), fill_value=0)
+        return ChunkSpec(spec.shape, native(self.astype), 0, spec.extent)
 
     def encode_chunk(self, data: np.ndarray, spec: ChunkSpec) -> np.ndarray:
         values = np.ascontiguousarray(data).reshape(-1)

@@ -17,7 +17,7 @@ from typing import Any
 import crc32c
 import numpy as np
 
-from cuzarr.codecs.base import BytesBytesCodec, ChunkSpec, as_bytes_view
+from cuzarr.codecs.base import BytesBytesCodec, ChunkSpec, as_bytes_view, too_big
 from cuzarr.codecs.registry import register_codec
 from cuzarr.errors import ChecksumError, CorruptChunkError, MetadataError
 
@@ -60,6 +60,8 @@ class Crc32cCodec(BytesBytesCodec):
             raise CorruptChunkError(
                 f"crc32c codec: chunk of {src.nbytes} bytes is shorter than its 4-byte checksum"
             )
+        if src.nbytes - 4 > spec.max_nbytes:  # not worth checksumming
+            raise too_big("crc32c", spec.max_nbytes, src.nbytes - 4)
         payload, stored = (src[4:], src[:4]) if self.location == "start" else (src[:-4], src[-4:])
         computed = crc32c.crc32c(payload)
         if int.from_bytes(stored, "little") != computed:

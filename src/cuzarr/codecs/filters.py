@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from cuzarr.codecs.base import ArrayArrayCodec, ChunkSpec
+from cuzarr.codecs.fields import integer, number
 from cuzarr.codecs.registry import register_codec
 from cuzarr.errors import CorruptChunkError, MetadataError
 
@@ -49,9 +50,20 @@ def _flat(data: Any, dtype: np.dtype) -> np.ndarray:
     return arr if arr.dtype == dtype else arr.view(dtype)
 
 
-def _number(codec: str, name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise MetadataError(f"{codec} codec: {name} must be a number, not {value!r}")
+def _value_dtype(codec: str, name: str, value: Any) -> np.dtype:
+    """A configuration's dtype (a type string, or a dtype where code builds the codec) as a
+    dtype of numbers, booleans or datetimes: what these filters compute in."""
+    if not isinstance(value, str | np.dtype):
+        raise MetadataError(f"{codec} codec: {name} must be a data type string, not {value!r}")
+    try:
+        dt = np.dtype(value)
+    except (TypeError, ValueError) as e:
+        raise MetadataError(f"{codec} codec: {name} {value!r} is not a data type") from e
+    if dt.hasobject:
+        raise MetadataError(f"{codec} codec: {name} cannot be an object dtype")
+    if dt.kind not in "biufcmM":
+        raise MetadataError(f"{codec} codec: {name} must be a numeric data type, not {value!r}")
+    return dt
 
 
 class _NumcodecsFilter(ArrayArrayCodec):
@@ -64,15 +76,7 @@ class _NumcodecsFilter(ArrayArrayCodec):
         for name in self._dtype_fields:  # JSON gives type strings; hold np.dtype values
             value = getattr(self, name)
             if value is not None:
-                try:
-                    dt = np.dtype(value)
-                except (TypeError, ValueError) as e:
-                    raise MetadataError(
-                        f"{self.name} codec: {name} {value!r} is not a data type"
-                    ) from e
-                if dt.hasobject:
-                    raise MetadataError(f"{self.name} codec: {name} cannot be an object dtype")
-                object.__setattr__(self, name, dt)
+                object.__setattr__(self, name, _value_dtype(self.name, name, value))
 
     def config(self) -> dict[str, Any]:
         cfg = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
@@ -185,8 +189,9 @@ class FixedScaleOffsetCodec(_DtypeAstype):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _number("fixedscaleoffset", "offset", self.offset)
-        _number("fixedscaleoffset", "scale", self.scale)
+        number("fixedscaleoffset", "offset", self.offset)
+        if number("fixedscaleoffset", "scale", self.scale) == 0:  # decoding divides by it
+            raise MetadataError("fixedscaleoffset codec: scale must not be 0")
 
     def _encode(self, values: np.ndarray, spec: ChunkSpec) -> np.ndarray:
         # numcodecs' arithmetic exactly (NumPy promotion rules included), for equal bytes
@@ -209,8 +214,7 @@ class QuantizeCodec(_DtypeAstype):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.digits, bool) or not isinstance(self.digits, int):
-            raise MetadataError(f"quantize codec: digits must be an integer, not {self.digits!r}")
+        integer("quantize", "digits", self.digits, -300, 300)  # 10 ** -digits stays a float
         for name in ("dtype", "astype"):
             dt = getattr(self, name)
             if dt is not None and dt.kind != "f":
@@ -242,14 +246,7 @@ class BitRoundCodec(_NumcodecsFilter):
     keepbits: int
 
     def __post_init__(self) -> None:
-        if (
-            isinstance(self.keepbits, bool)
-            or not isinstance(self.keepbits, int)
-            or self.keepbits < 0
-        ):
-            raise MetadataError(
-                f"bitround codec: keepbits must be a non-negative integer, not {self.keepbits!r}"
-            )
+        integer("bitround", "keepbits", self.keepbits, 0, max(_MANTISSA_BITS.values()))
 
     def validate(self, spec: ChunkSpec) -> None:
         if spec.dtype.kind != "f" or spec.dtype.itemsize not in _MANTISSA_BITS:
@@ -283,6 +280,11 @@ class AsTypeCodec(_NumcodecsFilter):
     decode_dtype: Any = None
 
     _dtype_fields = ("encode_dtype", "decode_dtype")
+
+    def __post_init__(self) -> None:
+        if self.encode_dtype is None:
+            raise MetadataError("astype codec: encode_dtype is required")
+        super().__post_init__()
 
     def decoded_dtype(self, spec: ChunkSpec) -> np.dtype:
         return spec.dtype if self.decode_dtype is None else _native(self.decode_dtype)

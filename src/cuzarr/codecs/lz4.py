@@ -14,9 +14,15 @@ from typing import Any
 
 import numcodecs.lz4
 
-from cuzarr.codecs.base import BytesBytesCodec, ChunkSpec, as_bytes_view
+from cuzarr.codecs.base import BytesBytesCodec, ChunkSpec, as_bytes_view, too_big
+from cuzarr.codecs.fields import INT32_MAX, integer
 from cuzarr.codecs.registry import register_codec
-from cuzarr.errors import CorruptChunkError, MetadataError
+from cuzarr.errors import CorruptChunkError
+
+
+def lz4_bound(n: int) -> int:
+    """LZ4_compressBound: the most bytes one raw LZ4 block of ``n`` bytes takes."""
+    return n + n // 255 + 16
 
 
 @register_codec("numcodecs.lz4", v2_id="lz4")
@@ -28,10 +34,10 @@ class LZ4Codec(BytesBytesCodec):
     decodes_into_out = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.acceleration, bool) or not isinstance(self.acceleration, int):
-            raise MetadataError(
-                f"lz4 codec: acceleration must be an integer, not {self.acceleration!r}"
-            )
+        integer("lz4", "acceleration", self.acceleration, -INT32_MAX - 1, INT32_MAX)  # a C int
+
+    def max_encoded_size(self, decoded_nbytes: int) -> int:
+        return 4 + lz4_bound(decoded_nbytes)
 
     def encode_chunk(self, data: Any, spec: ChunkSpec) -> bytes:
         return numcodecs.lz4.compress(as_bytes_view(data), self.acceleration)
@@ -43,8 +49,10 @@ class LZ4Codec(BytesBytesCodec):
                 f"lz4 codec: chunk of {len(src)} bytes has no 4-byte size header"
             )
         size = int.from_bytes(src[:4], "little")
-        expected = None if out is None else as_bytes_view(out).nbytes
-        if expected is not None and expected != size:
+        if out is None:
+            if size > spec.max_nbytes:  # numcodecs allocates what the header says
+                raise too_big("lz4", spec.max_nbytes, size)
+        elif size != (expected := as_bytes_view(out).nbytes):
             raise CorruptChunkError(
                 f"lz4 codec: chunk decodes to {size} bytes, expected {expected}"
             )

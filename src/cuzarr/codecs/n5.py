@@ -32,9 +32,18 @@ from typing import Any
 import numcodecs.lz4
 import numpy as np
 
-from cuzarr.codecs.base import ArrayBytesCodec, BytesBytesCodec, ChunkSpec, Codec, as_bytes_view
+from cuzarr.codecs.base import (
+    ArrayBytesCodec,
+    BytesBytesCodec,
+    ChunkSpec,
+    Codec,
+    as_bytes_view,
+    too_big,
+)
+from cuzarr.codecs.fields import codec_list
 from cuzarr.codecs.registry import as_codec, register_codec
 from cuzarr.concurrency import parallel_map
+from cuzarr.config import config
 from cuzarr.errors import ChecksumError, CorruptChunkError, MetadataError, UnsupportedError
 
 MODE_DEFAULT, MODE_VARLENGTH, MODE_OBJECT = 0, 1, 2
@@ -82,7 +91,8 @@ class N5DefaultCodec(ArrayBytesCodec):
     def __init__(self, codecs: Any = None):
         from cuzarr.codecs.bytes import BytesCodec
 
-        inner = codecs if codecs is not None else [BytesCodec("big")]
+        inner = [BytesCodec("big")] if codecs is None else codecs
+        inner = codec_list("n5_default", "codecs", inner)
         object.__setattr__(self, "codecs", tuple(as_codec(c) for c in inner))
 
     def config(self) -> dict[str, Any]:
@@ -110,6 +120,10 @@ class N5DefaultCodec(ArrayBytesCodec):
         from cuzarr.api import evolve_codecs
 
         return N5DefaultCodec(evolve_codecs(list(self.codecs), spec))
+
+    def max_encoded_size(self, spec: ChunkSpec) -> int:
+        # The largest header (a varlength block's) and the payload of a full-size block.
+        return 8 + 4 * len(spec.shape) + _chain(self.codecs).max_encoded_size(spec)
 
     # -- a batch: headers here, the payloads through the inner chain in one call ----------
     def decode(self, chunks: Any, specs: Any) -> list[np.ndarray]:
@@ -286,12 +300,13 @@ def lz4_checksums(blocks: Sequence[Any]) -> list[int]:
     return sums
 
 
-def _unframe(data: Any) -> tuple[list[memoryview], list[int]]:
-    """A stream's decoded blocks and the checksums it states for them."""
+def _unframe(data: Any, limit: int) -> tuple[list[memoryview], list[int]]:
+    """A stream's decoded blocks and the checksums it states for them; the blocks may
+    hold ``limit`` bytes in all."""
     src = as_bytes_view(data)
     blocks: list[memoryview] = []
     checks: list[int] = []
-    pos = 0
+    pos = done = 0
     while pos < len(src):
         if len(src) - pos < _LZ4_HEADER.size:
             raise CorruptChunkError(f"n5 lz4: {len(src) - pos} stray bytes at offset {pos}")
@@ -312,6 +327,9 @@ def _unframe(data: Any) -> tuple[list[memoryview], list[int]]:
         pos += clen
         if dlen == 0:  # the end marker (a following stream, if any, is read on)
             continue
+        done += dlen
+        if done > limit:
+            raise too_big("n5 lz4", limit)
         if method == METHOD_LZ4:
             try:  # numcodecs' LZ4 format is this raw block behind a uint32 LE size
                 body = memoryview(numcodecs.lz4.decompress(struct.pack("<I", dlen) + bytes(body)))
@@ -362,8 +380,15 @@ class N5LZ4Codec(BytesBytesCodec):
         parts.append(_LZ4_HEADER.pack(LZ4_MAGIC, METHOD_RAW | self.level, 0, 0, 0))
         return b"".join(parts)
 
+    def max_encoded_size(self, decoded_nbytes: int) -> int:
+        # Each block (stored raw where LZ4 would not shrink it) and the end marker add a header.
+        blocks = decoded_nbytes // self.block_size + 2
+        return decoded_nbytes + blocks * _LZ4_HEADER.size
+
     def decode(self, chunks: Sequence[Any], specs: Sequence[ChunkSpec]) -> list[bytes]:
-        streams = parallel_map(_unframe, list(chunks))
+        # Without a spec (a stream decoded on its own) the configured largest chunk bounds it.
+        limits = [config["max_chunk_bytes"] if s is None else s.max_nbytes for s in specs]
+        streams = parallel_map(_unframe, list(chunks), limits)
         sums = iter(lz4_checksums([b for blocks, _ in streams for b in blocks]))
         for _, stated in streams:
             for i, want in enumerate(stated):

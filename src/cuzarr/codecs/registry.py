@@ -91,6 +91,11 @@ def codec_from_v3(obj: str | dict[str, Any]) -> Codec:
     extra = set(obj) - {"name", "configuration", "must_understand"}
     if extra:
         raise MetadataError(f"codec {obj['name']!r} has unknown fields {sorted(extra)}")
+    if not isinstance(obj.get("must_understand", True), bool):
+        raise MetadataError(
+            f"codec {obj['name']!r}: must_understand must be true or false, "
+            f"not {obj['must_understand']!r}"
+        )
     config = obj.get("configuration", {})
     if not isinstance(config, dict):
         raise MetadataError(f"codec {obj['name']!r}: configuration must be an object")

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from cuzarr.codecs.base import ArrayBytesCodec, ChunkSpec, Codec
+from cuzarr.codecs.fields import INT64_MAX, codec_list, integers, one_of
 from cuzarr.codecs.registry import as_codec, register_codec
 from cuzarr.errors import CorruptChunkError, MetadataError
 
@@ -80,20 +81,16 @@ class ShardingCodec(ArrayBytesCodec):
     ):
         from cuzarr.codecs.bytes import BytesCodec
 
-        object.__setattr__(self, "chunk_shape", tuple(int(c) for c in chunk_shape))
-        inner = codecs if codecs is not None else [BytesCodec("little")]
+        shape = integers("sharding_indexed", "chunk_shape", chunk_shape, 1, INT64_MAX)
+        object.__setattr__(self, "chunk_shape", shape)
+        inner = [BytesCodec("little")] if codecs is None else codecs
+        inner = codec_list("sharding_indexed", "codecs", inner)
         object.__setattr__(self, "codecs", tuple(as_codec(c) for c in inner))
-        index = index_codecs if index_codecs is not None else DEFAULT_INDEX_CODECS
+        index = DEFAULT_INDEX_CODECS if index_codecs is None else index_codecs
+        index = codec_list("sharding_indexed", "index_codecs", index)
         object.__setattr__(self, "index_codecs", tuple(as_codec(c) for c in index))
+        one_of("sharding_indexed", "index_location", index_location, ("start", "end"))
         object.__setattr__(self, "index_location", index_location)
-        if index_location not in ("start", "end"):
-            raise MetadataError(
-                f"sharding_indexed: index_location must be 'start' or 'end', not {index_location!r}"
-            )
-        if any(c <= 0 for c in self.chunk_shape):
-            raise MetadataError(
-                f"sharding_indexed: chunk_shape {list(self.chunk_shape)} must be positive"
-            )
 
     def config(self) -> dict[str, Any]:
         return {
@@ -122,6 +119,14 @@ class ShardingCodec(ArrayBytesCodec):
                     f"sharding_indexed: index codec {codec.name!r} has no fixed size"
                 )
         return size
+
+    def max_encoded_size(self, spec: ChunkSpec) -> int:
+        """The index and every inner chunk at its largest encoding."""
+        from cuzarr.pipeline.chain import CodecChain
+
+        n = math.prod(self.chunks_per_shard(spec.shape))
+        inner = CodecChain(self.codecs).max_encoded_size(self.inner_spec(spec))
+        return self.index_nbytes(spec.shape) + n * inner
 
     def validate(self, spec: ChunkSpec) -> None:
         from cuzarr.metadata.v3 import check_codec_order

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from cuzarr.codecs.base import BytesBytesCodec, ChunkSpec, as_bytes_view
+from cuzarr.codecs.base import BytesBytesCodec, ChunkSpec, as_bytes_view, too_big
+from cuzarr.codecs.fields import INT32_MAX, integer
 from cuzarr.codecs.registry import register_codec
-from cuzarr.errors import CodecError, CorruptChunkError, MetadataError
+from cuzarr.errors import CodecError, CorruptChunkError
 
 
 @register_codec("numcodecs.shuffle", v2_id="shuffle")
@@ -30,11 +31,8 @@ class ShuffleCodec(BytesBytesCodec):
     decodes_into_out = True
 
     def __post_init__(self) -> None:
-        es = self.elementsize
-        if es is not None and (isinstance(es, bool) or not isinstance(es, int) or es < 0):
-            raise MetadataError(
-                f"shuffle codec: elementsize must be a non-negative integer, not {es!r}"
-            )
+        if self.elementsize is not None:
+            integer("shuffle", "elementsize", self.elementsize, 0, INT32_MAX)
 
     @classmethod
     def from_v2(cls, config: dict[str, Any]) -> ShuffleCodec:
@@ -73,6 +71,8 @@ class ShuffleCodec(BytesBytesCodec):
     def decode_chunk(self, data: Any, spec: ChunkSpec, out: Any = None) -> Any:
         arr, es = self._planes(as_bytes_view(data), spec, CorruptChunkError)
         if out is None:
+            if arr.size > spec.max_nbytes:
+                raise too_big("shuffle", spec.max_nbytes, arr.size)
             dst = np.empty(arr.size, dtype=np.uint8)
         else:
             dst = np.frombuffer(as_bytes_view(out), dtype=np.uint8)

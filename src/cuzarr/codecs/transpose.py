@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from cuzarr.codecs.base import ArrayArrayCodec, ChunkSpec
+from cuzarr.codecs.fields import INT64_MAX, integers
 from cuzarr.codecs.registry import register_codec
 from cuzarr.errors import MetadataError
 
@@ -28,7 +29,7 @@ class TransposeCodec(ArrayArrayCodec):
             raise MetadataError(
                 f"transpose: order {order!r} is the removed 'C'/'F' form; give a permutation"
             )
-        object.__setattr__(self, "order", tuple(int(i) for i in order))
+        object.__setattr__(self, "order", integers("transpose", "order", order, 0, INT64_MAX))
         if sorted(self.order) != list(range(len(self.order))):
             raise MetadataError(f"transpose: order {list(self.order)} is not a permutation")
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from cuzarr.codecs.base import ArrayBytesCodec, ChunkSpec, as_bytes_view
 from cuzarr.codecs.registry import register_codec
+from cuzarr.config import config
 from cuzarr.errors import CodecError, CorruptChunkError, MetadataError
 from cuzarr.metadata.dtypes import vlen_kind
 
@@ -35,6 +36,11 @@ class _VlenCodec(ArrayBytesCodec):
 
     def to_v3(self) -> dict[str, Any]:
         return {"name": self.name, "configuration": {}}  # as zarr-python writes it
+
+    def max_encoded_size(self, spec: ChunkSpec) -> int:
+        # Values have any length, so no size follows from the chunk's shape: the configured
+        # largest chunk is what bounds the decompressors in front of this codec.
+        return int(config["max_chunk_bytes"])
 
     def validate(self, spec: ChunkSpec) -> None:
         kind = vlen_kind(spec.dtype) if spec.dtype.kind == "O" else None

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cuzarr.codecs.base import BytesBytesCodec, ChunkSpec, as_bytes_view
-from cuzarr.codecs.gzip import check_level
+from cuzarr.codecs.fields import integer
+from cuzarr.codecs.gzip import deflate_bound, inflate
 from cuzarr.codecs.registry import register_codec
 from cuzarr.errors import CorruptChunkError
 
@@ -25,15 +26,22 @@ class ZlibCodec(BytesBytesCodec):
     releases_gil = True  # zlib drops the GIL while (de)compressing
 
     def __post_init__(self) -> None:
-        check_level("zlib", self.level, -1, 9)
+        integer("zlib", "level", self.level, -1, 9)
+
+    def max_encoded_size(self, decoded_nbytes: int) -> int:
+        return deflate_bound(decoded_nbytes)
 
     def encode_chunk(self, data: Any, spec: ChunkSpec) -> bytes:
         return zlib.compress(as_bytes_view(data), self.level)
 
     def decode_chunk(self, data: Any, spec: ChunkSpec, out: Any = None) -> bytes:
         try:
-            # wbits 32+15: accept a zlib or a gzip header, whichever the chunk has. The
-            # chunk's size as the first output buffer spares zlib's regrowing (~5%).
-            return zlib.decompress(as_bytes_view(data), 32 + zlib.MAX_WBITS, max(spec.nbytes, 1))
+            # wbits 32+15: accept a zlib or a gzip header, whichever the chunk has.
+            decoded, rest = inflate(
+                "zlib", as_bytes_view(data), 32 + zlib.MAX_WBITS, spec.max_nbytes
+            )
         except zlib.error as e:
             raise CorruptChunkError(f"zlib codec: cannot decompress the chunk ({e})") from e
+        if rest is None:
+            raise CorruptChunkError("zlib codec: the chunk ends inside the stream (truncated)")
+        return decoded

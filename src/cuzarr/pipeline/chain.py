@@ -15,30 +15,76 @@ import numpy as np
 
 from cuzarr.codecs.base import ChunkSpec, Codec
 from cuzarr.concurrency import parallel_map
-from cuzarr.errors import CodecError, CorruptChunkError
+from cuzarr.errors import CodecError, CorruptChunkError, MetadataError
+
+
+class _Layers:
+    """What decoding a chunk of one shape needs, worked out once per shape."""
+
+    __slots__ = ("array", "ab", "last", "outer", "bound")
+
+    def __init__(self, chain: CodecChain, spec: ChunkSpec):
+        # Input spec of each array->array codec, then of the array->bytes codec.
+        self.array = [spec]
+        for codec in chain.array_array:
+            self.array.append(codec.resolve(self.array[-1]))
+        self.ab = self.array[-1]
+        # Each bytes->bytes codec decodes to at most what the codec after it (in decoding
+        # order) can take: the array->bytes codec's largest encoding, then each outer
+        # layer's largest encoding of that.
+        bound = chain.array_bytes.max_encoded_size(self.ab)
+        bytes_specs = []
+        for codec in chain.bytes_bytes:
+            bytes_specs.append(self.ab.bounded(bound))
+            bound = codec.max_encoded_size(bound)
+        self.bound = bound  # the most bytes an encoded chunk can have
+        self.last = bytes_specs[0] if bytes_specs else None
+        # (codec, spec) of the layers decoded before the last one, in decoding order
+        self.outer = tuple(reversed(list(zip(chain.bytes_bytes, bytes_specs))[1:]))
 
 
 class CodecChain:
     def __init__(self, codecs: Sequence[Codec]):
         self.codecs = tuple(codecs)
         self.array_array = [c for c in self.codecs if c.kind == "array_to_array"]
-        self.array_bytes = next(c for c in self.codecs if c.kind == "array_to_bytes")
+        array_bytes = [c for c in self.codecs if c.kind == "array_to_bytes"]
+        if len(array_bytes) != 1:
+            raise MetadataError(
+                f"a codec chain needs exactly one array->bytes codec, not {len(array_bytes)}: "
+                f"{[c.name for c in self.codecs]}"
+            )
+        self.array_bytes = array_bytes[0]
         self.bytes_bytes = [c for c in self.codecs if c.kind == "bytes_to_bytes"]
-        self._specs: dict[tuple, list[ChunkSpec]] = {}
-        # decode_chunk runs once per chunk: its codec order is worked out here, once.
-        self._bytes_before_last = tuple(reversed(self.bytes_bytes[1:]))
+        self._layers: dict[tuple, _Layers] = {}
+        # decode_chunk runs once per chunk: the common chain ([bytes, compressor]) needs
+        # no per-shape lookup, since the chunk's own spec (max_nbytes = its nbytes) bounds
+        # its one decompressor.
+        self._own_spec = (
+            not self.array_array and len(self.bytes_bytes) <= 1 and self.array_bytes.encodes_nbytes
+        )
         self._last_bytes = self.bytes_bytes[0] if self.bytes_bytes else None
         self._array_array_reversed = tuple(reversed(list(enumerate(self.array_array))))
 
+    def _layers_of(self, spec: ChunkSpec) -> _Layers:
+        layers = self._layers.get((spec.shape, spec.extent))
+        if layers is None:
+            layers = self._layers[(spec.shape, spec.extent)] = _Layers(self, spec)
+        return layers
+
     def layer_specs(self, spec: ChunkSpec) -> list[ChunkSpec]:
         """Input spec of each array->array codec, then of the array->bytes codec."""
-        specs = self._specs.get((spec.shape, spec.extent))
-        if specs is None:
-            specs = [spec]
-            for codec in self.array_array:
-                specs.append(codec.resolve(specs[-1]))
-            self._specs[(spec.shape, spec.extent)] = specs
-        return specs
+        return self._layers_of(spec).array
+
+    def bytes_specs(self, spec: ChunkSpec) -> list[ChunkSpec]:
+        """The spec each bytes->bytes codec (in encoding order) decodes with: the
+        array->bytes codec's input spec, ``max_nbytes`` set to what that layer may give."""
+        layers = self._layers_of(spec)
+        return [] if layers.last is None else [layers.last, *(s for _, s in layers.outer[::-1])]
+
+    def max_encoded_size(self, spec: ChunkSpec) -> int:
+        """The most bytes a chunk like ``spec`` can take encoded by this chain (what bounds
+        the decoders of a codec that wraps it: a shard of such chunks, say)."""
+        return self._layers_of(spec).bound
 
     def scratch_helps(self, spec: ChunkSpec) -> bool:
         """Whether decoding into a reused buffer saves an allocation: true when the chunk
@@ -85,32 +131,35 @@ class CodecChain:
         """One chunk through the whole chain, without the batch bookkeeping (the host
         path runs this on each pool thread). ``out`` as for :meth:`decode`. Errors come
         out as the codecs raise them: the caller names the chunk (:func:`named_failure`)."""
-        # Without array->array codecs the array->bytes codec sees the chunk's own spec.
-        specs = self.layer_specs(spec) if self.array_array else None
-        ab_spec = spec if specs is None else specs[-1]
-        for codec in self._bytes_before_last:
-            data = codec.decode_chunk(data, ab_spec)
+        if self._own_spec:
+            specs = None
+            ab_spec = last_spec = spec
+        else:
+            layers = self._layers_of(spec)
+            specs, ab_spec, last_spec = layers.array, layers.ab, layers.last
+            for codec, bytes_spec in layers.outer:
+                data = codec.decode_chunk(data, bytes_spec)
         last = self._last_bytes
         if last is not None:
             if out is None:
-                data = last.decode_chunk(data, ab_spec)
+                data = last.decode_chunk(data, last_spec)
             else:
-                data = last.decode_chunk(data, ab_spec, out=out.reshape(-1).view(np.uint8))
+                data = last.decode_chunk(data, last_spec, out=out.reshape(-1).view(np.uint8))
         array = self.array_bytes.decode_chunk(data, ab_spec)
         for i, codec in self._array_array_reversed:
             array = codec.decode_chunk(array, specs[i])
         return array
 
     def _decode(self, datas, specs, outs) -> list[np.ndarray]:
-        chains = [self.layer_specs(s) for s in specs]
-        ab_specs = [c[-1] for c in chains]
-        for codec in reversed(self.bytes_bytes[1:]):
-            datas = codec.decode(datas, ab_specs)
+        layers = [self._layers_of(s) for s in specs]
+        ab_specs = [la.ab for la in layers]
+        for k, codec in enumerate(reversed(self.bytes_bytes[1:])):
+            datas = codec.decode(datas, [la.outer[k][1] for la in layers])
         if self.bytes_bytes:
-            datas = self._decode_last_bytes(datas, ab_specs, outs)
+            datas = self._decode_last_bytes(datas, [la.last for la in layers], outs)
         arrays = self.array_bytes.decode(datas, ab_specs)
         for i, codec in reversed(list(enumerate(self.array_array))):
-            arrays = codec.decode(arrays, [c[i] for c in chains])
+            arrays = codec.decode(arrays, [la.array[i] for la in layers])
         return arrays
 
     def _decode_last_bytes(self, datas, specs, outs) -> list[Any]:
