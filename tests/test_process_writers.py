@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import cuzarr
-from cuzarr.stores.local import LOCK_SUFFIX, TMP_SUFFIX, LocalStore, _HOST_TAG
+from cuzarr.stores.local import _HOST_TAG, LOCK_SUFFIX, TMP_SUFFIX, LocalStore
 
 WRITERS = 4
 ROUNDS = 12
@@ -87,3 +87,26 @@ def test_a_held_lock_file_is_not_removed(tmp_path: Path) -> None:
         store.set("c/1", b"x")  # sweeps the folder
         assert os.path.exists(lock)
     assert not os.path.exists(lock)  # removed by its holder on release
+
+
+@pytest.mark.parametrize("mode", ["r", "r+"])
+def test_opening_for_writing_removes_what_dead_writers_left_beside_the_metadata(
+    tmp_path: Path, mode: str
+) -> None:
+    cuzarr.create_array(str(tmp_path / "a"), shape=(4,), dtype="i4")
+    leftover = tmp_path / "a" / f".zarr.json.{_HOST_TAG}-{_dead_pid()}.0a0b0c0d{TMP_SUFFIX}"
+    leftover.write_bytes(b'{"zarr_format": 3, "node_')
+    cuzarr.open_array(str(tmp_path / "a"), mode=mode)
+    assert leftover.exists() == (mode == "r")
+
+
+def test_names_too_long_for_temporary_files_are_written_and_locked(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    name = "n" * 250  # a valid file name, but not with a temporary file's additions
+    store.set(f"c/{name}", b"value")
+    assert bytes(store.get(f"c/{name}")) == b"value"
+    assert len(os.path.basename(store.lock_path(f"c/{name}"))) < 255
+    from cuzarr.errors import StoreError
+
+    with pytest.raises(StoreError):
+        store.set("c/" + "n" * 300, b"too long for any file system")

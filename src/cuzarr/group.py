@@ -67,6 +67,9 @@ def make_node(
     consolidated: Consolidated | None = None,
     **array_kwargs: Any,
 ) -> Array | Group:
+    if not read_only:
+        # what writers killed while writing this node's metadata left beside it
+        store.remove_leftovers(node_prefix(path))
     if isinstance(metadata, ArrayMetadata):
         return Array(store, path, metadata, read_only=read_only, **array_kwargs)
     return Group(store, path, metadata, read_only=read_only, consolidated=consolidated)

@@ -30,6 +30,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from cuzarr.errors import StoreError
+
 try:
     import fcntl
 except ImportError:  # Windows: thread locks only
@@ -73,7 +75,10 @@ def holding_objects(store: Any, keys: Iterable[str]) -> Iterator[None]:
         lock_paths = {store.lock_path(k) for k in keys} - {None}
         if fcntl is not None:
             for path in sorted(lock_paths):
-                files.enter_context(file_lock(path))
+                try:
+                    files.enter_context(file_lock(path))
+                except OSError as e:
+                    raise StoreError(f"cannot lock {path} for writing: {e}") from e
         yield
 
 

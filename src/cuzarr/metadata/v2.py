@@ -75,7 +75,10 @@ def _codec_json(value: Any, name: str, where: str) -> dict[str, Any]:
 
 
 def check_zarr_format_2(doc: dict[str, Any], where: str) -> None:
-    """``zarr_format`` is the JSON integer 2 (not 2.0, not "2")."""
+    """The document is an object whose ``zarr_format`` is the JSON integer 2 (not 2.0,
+    not "2")."""
+    if not isinstance(doc, dict):
+        raise MetadataError(f"{where}: must be a JSON object, not {shown(doc)}")
     value = doc.get("zarr_format")
     if not is_json_int(value, 2):
         raise MetadataError(f"{where}: zarr_format must be 2, found {shown(value)}")

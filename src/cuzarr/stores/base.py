@@ -96,6 +96,11 @@ class Store:
         whose writers cannot be coordinated that way."""
         return None
 
+    def remove_leftovers(self, prefix: str) -> None:
+        """Remove what writers that died left directly under ``prefix`` (``""`` or
+        ``"a/b/"``): temporary files, lock files. Stores whose writes leave nothing
+        behind do nothing."""
+
     # -- writes --------------------------------------------------------------------------
     def set(self, key: str, value: Any) -> None:
         raise NotImplementedError

@@ -16,6 +16,8 @@ objects.
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import shutil
 import socket
@@ -31,6 +33,8 @@ from cuzarr.stores.base import ByteRange, Store, check_key, check_prefix
 
 TMP_SUFFIX = ".cuzarr-tmp"
 LOCK_SUFFIX = ".cuzarr-lock"
+# The longest object name kept whole in its temporary file's name (which adds up to 40).
+_MAX_NAME = 200
 _HIDDEN = (TMP_SUFFIX, LOCK_SUFFIX)  # never listed as keys
 # Temporary files name their writer "<host tag>-<pid>"; the tag tells this host's files
 # (whose process can be asked about) from those of other hosts sharing the folder.
@@ -136,9 +140,20 @@ class LocalStore(Store):
     def object_name(self, key: str) -> str:
         return self._path(key)
 
+    def remove_leftovers(self, prefix: str) -> None:
+        check_prefix(prefix, self)
+        if not self.read_only:
+            folder = f"{self._root}/{prefix[:-1]}" if prefix else self._root
+            if folder not in self._swept:
+                self._sweep(folder)
+
+    def _sweep(self, folder: str) -> None:
+        self._swept.add(folder)  # first: a failure here must not repeat on every write
+        remove_dead_writers_files(folder)
+
     def lock_path(self, key: str) -> str:
         folder, name = self._path(key).rsplit("/", 1)
-        return f"{folder}/.{name}{LOCK_SUFFIX}"
+        return f"{folder}/.{_short(name)}{LOCK_SUFFIX}"
 
     def exists(self, key: str) -> bool:
         return os.path.isfile(self._path(key))
@@ -150,9 +165,8 @@ class LocalStore(Store):
         data = buffer_of(value)  # fails (TypeError) before any file is touched
         folder, name = path.rsplit("/", 1)
         if folder not in self._swept:
-            self._swept.add(folder)
-            remove_dead_writers_files(folder)
-        tmp = f"{folder}/.{name}.{_HOST_TAG}-{os.getpid()}.{os.urandom(4).hex()}{TMP_SUFFIX}"
+            self._sweep(folder)
+        tmp = f"{folder}/.{_short(name)}.{_HOST_TAG}-{os.getpid()}.{os.urandom(4).hex()}{TMP_SUFFIX}"
         try:
             fd = self._create(tmp, folder)
         except OSError as e:
@@ -193,6 +207,9 @@ class LocalStore(Store):
         # concurrent set() into the same folder. Listing ignores them.
         self.check_writable()
         path = self._path(key)
+        folder = path.rsplit("/", 1)[0]
+        if folder not in self._swept:
+            self._sweep(folder)
         try:
             os.unlink(path)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
@@ -255,6 +272,15 @@ class LocalStore(Store):
             elif _holds_a_key(entry.path):  # folders emptied by delete() are no children
                 dirs.append(entry.name)
         return sorted(keys), sorted(dirs)
+
+
+def _short(name: str) -> str:
+    """``name`` in the names of its temporary and lock files: as it is, or, when those
+    would pass the file system's 255-byte limit on a name, a digest of it."""
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) <= _MAX_NAME:
+        return name
+    return f"{name[:32]}~{hashlib.sha256(encoded).hexdigest()[:32]}"
 
 
 def remove_dead_writers_files(folder: str) -> None:
@@ -322,6 +348,10 @@ def _scandir(path: str) -> list[os.DirEntry[str]]:
             return list(entries)
     except (FileNotFoundError, NotADirectoryError):
         return []
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:  # no such folder can exist
+            return []
+        raise StoreError(f"cannot list {path}: {e}") from e
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:
