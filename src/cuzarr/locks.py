@@ -10,24 +10,26 @@ arrays) over the same storage share the locks. Locks are taken in name order, so
 batches never wait for each other in a cycle, and forgotten when no thread holds or
 waits for them, so the table stays as small as the writes in flight.
 
-Stores that can name a lock file for an object (local folders: a hidden file beside it,
-see :meth:`cuzarr.stores.base.Store.lock_path`) are also locked across processes on the
-same machine, with ``flock``: each process takes its thread lock first, then the file
-lock, both in name order. Other stores (memory, zip, fsspec) are not: writers in several
-processes must write disjoint chunks there, or disjoint shards when the array is sharded.
-
-A lock file exists only while it is held: its holder removes it before letting go, so
-stores do not fill up with them. A process that takes the lock of a file that was
-removed meanwhile (it waited on the old file) sees that the path now names another file,
-or none, and starts again.
+Stores that can name a lock file for an object (local folders, see
+:meth:`cuzarr.stores.base.Store.lock_path`) are also locked across processes on the same
+machine: each process takes its thread lock first, then the file lock, both in name
+order. On Linux the file lock is a byte of one hidden ``.cuzarr-lock`` file per folder,
+locked with an open file description lock; elsewhere it is an ``flock`` on a lock file
+of the object's own. Either file is removed when its last holder lets go (a process that
+waited on a removed one sees so and starts again), so stores keep only their keys. Other stores
+(memory, zip, fsspec) are not locked across processes: writers in several processes
+must write disjoint chunks there, or disjoint shards when the array is sharded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import struct
+import sys
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import Any
 
 from cuzarr.errors import StoreError
@@ -71,15 +73,20 @@ def holding_objects(store: Any, keys: Iterable[str]) -> Iterator[None]:
     locks and, where the store names lock files, the file locks that other processes
     on this machine take for the same objects."""
     keys = list(keys)
-    with holding(store.object_name(k) for k in keys), ExitStack() as files:
-        lock_paths = {store.lock_path(k) for k in keys} - {None}
-        if fcntl is not None:
-            for path in sorted(lock_paths):
-                try:
-                    files.enter_context(file_lock(path))
-                except OSError as e:
-                    raise StoreError(f"cannot lock {path} for writing: {e}") from e
-        yield
+    with holding(store.object_name(k) for k in keys):
+        paths = {store.lock_path(k) for k in keys} - {None} if fcntl is not None else ()
+        if _OFD_LOCKS:
+            held_ranges = _take_ranges(sorted(paths))
+            try:
+                yield
+            finally:
+                _release_ranges(held_ranges)
+        else:
+            held = _take_all(sorted(paths))
+            try:
+                yield
+            finally:
+                _release_all(held)
 
 
 @contextmanager
@@ -87,12 +94,185 @@ def file_lock(path: str) -> Iterator[None]:
     """An exclusive ``flock`` on the file at ``path``, removed again before it is
     released. Folders made for it are removed too when nothing else was put in them (a
     write that ends up storing nothing, a chunk of fill values, leaves no trace)."""
-    made = _missing_folders(os.path.dirname(path))
-    fd = _lock_fd(path, blocking=True)
+    held = _take_all([path])
     try:
         yield
     finally:
-        _release(path, fd)
+        _release_all(held)
+
+
+
+# -- Linux: one lock file per folder, a byte of it per object --------------------------------
+# Creating and removing a file per object costs two of the slowest file system calls per
+# chunk written. Open file description locks (F_OFD_SETLKW: byte-range locks that belong
+# to an open file, not to a process, so threads and forks do not mix them up) let one
+# hidden file per folder, ``.cuzarr-lock``, hold every object's lock: the byte at an
+# offset drawn from the object's name. Closing the file releases its locks. A batch
+# writing many chunks of one folder creates and removes one file, not one per chunk.
+_OFD_LOCKS = (
+    fcntl is not None
+    and hasattr(fcntl, "F_OFD_SETLKW")
+    and sys.platform.startswith("linux")
+    and struct.calcsize("P") == 8  # struct flock as laid out on 64-bit Linux
+)
+FOLDER_LOCK = ".cuzarr-lock"
+_BYTE_SPAN = 1 << 60  # offsets drawn from the names, far apart
+
+
+def _byte_of(name: str) -> int:
+    digest = hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") % _BYTE_SPAN
+
+
+def _range_lock(fd: int, kind: int, start: int, length: int, wait: bool) -> None:
+    # struct flock on 64-bit Linux: short l_type, short l_whence, off_t l_start, off_t
+    # l_len, pid_t l_pid (0 for these locks), padded to 32 bytes.
+    request = struct.pack("hhqqi4x", kind, os.SEEK_SET, start, length, 0)
+    fcntl.fcntl(fd, fcntl.F_OFD_SETLKW if wait else fcntl.F_OFD_SETLK, request)
+
+
+# Per folder lock file held: (its path, descriptor, folders made for it, deepest first).
+_HeldFolder = tuple[str, int, list[str]]
+
+
+def _take_ranges(paths: list[str]) -> list[_HeldFolder]:
+    """Lock the objects whose per-object lock paths these are, as bytes of their folders'
+    lock files, in name order; a StoreError (after letting go of what was taken) when
+    that fails."""
+    by_folder: dict[str, list[int]] = {}
+    for path in paths:
+        folder, name = os.path.split(path)
+        by_folder.setdefault(folder, []).append(_byte_of(name))
+    held: list[_HeldFolder] = []
+    try:
+        for folder in sorted(by_folder):
+            held.append(_take_bytes(os.path.join(folder, FOLDER_LOCK), sorted(by_folder[folder])))
+    except BaseException as e:
+        _release_ranges(held)
+        if isinstance(e, OSError) and not isinstance(e, StoreError):
+            raise StoreError(f"cannot lock objects in {folder} for writing: {e}") from e
+        raise
+    return held
+
+
+def _take_bytes(path: str, offsets: list[int]) -> _HeldFolder:
+    made: list[str] = []
+    folder_races = 0
+    while True:
+        try:
+            fd = os.open(path, _LOCK_FLAGS, 0o666)
+        except FileNotFoundError:
+            # Another process may remove an (empty) folder it made as we make ours.
+            folder_races += 1
+            if folder_races > 8:
+                raise
+            missing = _missing_folders(os.path.dirname(path))
+            make_folders(os.path.dirname(path))
+            made = made or missing
+            continue
+        try:
+            for offset in offsets:
+                _range_lock(fd, fcntl.F_WRLCK, offset, 1, wait=True)
+        except BaseException:
+            os.close(fd)
+            raise
+        if os.fstat(fd).st_nlink:
+            return path, fd, made
+        os.close(fd)  # removed meanwhile by the one who made its folder: take the new one
+
+
+def _release_ranges(held: list[_HeldFolder]) -> None:
+    for path, fd, made in reversed(held):
+        _remove_if_unused(path, fd, made)
+        os.close(fd)  # lets go of every byte locked through it
+
+
+def _remove_if_unused(path: str, fd: int, made: list[str]) -> None:
+    """Remove the lock file when no other process holds a byte of it, so that stores keep
+    only their own keys (other libraries list every file), and the folders made for it
+    when nothing else came into them (a write that stored nothing leaves no trace). The
+    file is removed under a lock of all of it: a process waiting for a byte then finds
+    it removed, and starts again with the file there now."""
+    try:
+        _range_lock(fd, fcntl.F_WRLCK, 0, 0, wait=False)
+    except OSError:
+        return  # another process holds an object's lock here
+    _unlink_quietly(path)
+    for folder in made:  # deepest first; one that holds anything stays
+        try:
+            os.rmdir(folder)
+        except OSError:
+            break
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+# -- elsewhere: a lock file per object, created for the lock and removed with it ----------
+
+# One lock held: (path, descriptor, folders made for it, deepest first).
+_Held = tuple[str, int, list[str]]
+_LOCK_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+
+
+def _take_all(paths: list[str]) -> list[_Held]:
+    """Lock each file in turn (callers give them in name order); on a failure, let go
+    of those taken and raise a StoreError."""
+    held: list[_Held] = []
+    try:
+        for path in paths:
+            held.append(_take(path, blocking=True))  # type: ignore[arg-type]
+    except BaseException as e:
+        _release_all(held)
+        if isinstance(e, OSError) and not isinstance(e, StoreError):
+            raise StoreError(f"cannot lock {path} for writing: {e}") from e
+        raise
+    return held
+
+
+def _take(path: str, blocking: bool) -> _Held | None:
+    """The lock of the file now at ``path`` (made, with its folders, if missing); None
+    when ``blocking`` is false and another process holds it."""
+    made: list[str] = []
+    folder_races = 0
+    while True:
+        try:
+            fd = os.open(path, _LOCK_FLAGS, 0o666)
+        except FileNotFoundError:
+            # Another process may remove an (empty) folder it made as we make ours.
+            folder_races += 1
+            if folder_races > 8:
+                raise
+            missing = _missing_folders(os.path.dirname(path))
+            make_folders(os.path.dirname(path))
+            made = made or missing
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        if os.fstat(fd).st_nlink:
+            return path, fd, made
+        # Its holder removed it while we waited (each time, another writer went ahead):
+        # take the file there now.
+        os.close(fd)
+
+
+def _release_all(held: list[_Held]) -> None:
+    for path, fd, made in reversed(held):
+        try:
+            os.unlink(path)  # while still held: a waiter then sees a removed file
+        except OSError:
+            pass
+        os.close(fd)
         for folder in made:  # deepest first; one that holds anything stays
             try:
                 os.rmdir(folder)
@@ -111,39 +291,6 @@ def _missing_folders(folder: str) -> list[str]:
     return missing
 
 
-def _lock_fd(path: str, blocking: bool) -> int | None:
-    """A descriptor holding the lock of the file now at ``path``; None when ``blocking``
-    is false and another process holds it."""
-    while True:
-        fd = _open_creating(path)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        except BaseException:
-            os.close(fd)
-            raise
-        try:
-            same = os.stat(path).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            same = False  # its holder removed it while we waited
-        if same:
-            return fd
-        os.close(fd)
-
-
-def _open_creating(path: str) -> int:
-    # Retried: another process may remove an empty folder between making it and open.
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-    for _ in range(8):
-        try:
-            return os.open(path, flags, 0o666)
-        except FileNotFoundError:
-            make_folders(os.path.dirname(path))
-    return os.open(path, flags, 0o666)
-
-
 def make_folders(folder: str) -> None:
     """``os.makedirs(folder, exist_ok=True)`` without recursion (which a path some
     thousand folders deep would exhaust): missing folders made from the top down."""
@@ -153,24 +300,3 @@ def make_folders(folder: str) -> None:
             os.mkdir(path)
         except FileExistsError:
             pass
-
-
-def _release(path: str, fd: int) -> None:
-    try:
-        os.unlink(path)  # while still held: a waiter then sees another file, or none
-    except OSError:
-        pass
-    os.close(fd)
-
-
-def remove_if_unheld(path: str) -> None:
-    """Remove a lock file left by a process that died holding it (the kernel released
-    its lock), unless another process holds it now."""
-    if fcntl is None:
-        return
-    try:
-        fd = _lock_fd(path, blocking=False)
-    except OSError:
-        return
-    if fd is not None:
-        _release(path, fd)

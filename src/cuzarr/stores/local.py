@@ -6,8 +6,8 @@ either the old value or the new one, never a torn chunk or metadata document. Te
 files end in ``.cuzarr-tmp``, are never listed, and carry the name of the host and
 process writing them: a writable store, the first time it writes into a folder, removes
 the ones there whose process on this host has died (a killed writer leaves its temporary
-files behind), and lock files left by such processes (``.cuzarr-lock``, see
-:mod:`cuzarr.locks`).
+files behind). Lock files (``.cuzarr-lock`` and ``.NAME.cuzarr-lock``, see
+:mod:`cuzarr.locks`) are never listed either.
 
 Reads are the hot path of every chunk read, so ``get`` is a handful of system calls
 (``open``, ``pread``, ``close``, and ``fstat`` for big values) without Python file
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from cuzarr.errors import StoreError
-from cuzarr.locks import make_folders, remove_if_unheld
+from cuzarr.locks import make_folders
 from cuzarr.stores.base import ByteRange, Store, check_key, check_prefix
 
 TMP_SUFFIX = ".cuzarr-tmp"
@@ -285,14 +285,12 @@ def _short(name: str) -> str:
 
 def remove_dead_writers_files(folder: str) -> None:
     """Remove the temporary files in ``folder`` whose writer was a process of this host
-    that no longer runs, and lock files no process holds. Files of live processes, of
-    other hosts, and of unknown form are left alone."""
+    that no longer runs. Files of live processes, of other hosts, and of unknown form are
+    left alone. (A lock file a dead writer left is removed by the next writer that takes
+    it; telling it from one held now would cost an open and a lock attempt each.)"""
     for entry in _scandir(folder):
-        if entry.name.endswith(TMP_SUFFIX):
-            if _writer_is_dead(entry.name[: -len(TMP_SUFFIX)]):
-                _unlink_quietly(entry.path)
-        elif entry.name.endswith(LOCK_SUFFIX):
-            remove_if_unheld(entry.path)
+        if entry.name.endswith(TMP_SUFFIX) and _writer_is_dead(entry.name[: -len(TMP_SUFFIX)]):
+            _unlink_quietly(entry.path)
 
 
 def _writer_is_dead(stem: str) -> bool:
