@@ -753,3 +753,14 @@ def test_metadata_that_cannot_be_written_as_json_says_so():
             dump({"attributes": {"x": math.nan}})
         with pytest.raises(MetadataError, match="cannot be written as JSON"):
             dump({"attributes": {"x": object()}})
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_zero_fills_a_record_with_zeros_as_zarr_python_does(zarr_format):
+    dtype = np.dtype([("a", "<i4"), ("b", "<f8")])
+    a = cuzarr.create_array({}, shape=(2,), dtype=dtype, fill_value=0, zarr_format=zarr_format)
+    assert a.fill_value == np.zeros((), dtype)[()]
+    np.testing.assert_array_equal(a[...], np.zeros(2, dtype))
+    for bad in (1, True, 0.5):
+        with pytest.raises(MetadataError):
+            cuzarr.create_array({}, shape=(2,), dtype=dtype, fill_value=bad)

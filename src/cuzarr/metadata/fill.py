@@ -370,6 +370,8 @@ def fill_value_for(value: Any, dtype: np.dtype) -> Any:
         return _element(bytes(value), dtype, field)
     if isinstance(value, np.void) or (dtype.fields is not None and isinstance(value, tuple)):
         return _user_struct(value, dtype)
+    if dtype.fields is not None and _is_real(value) and value == 0:
+        return np.zeros((), dtype)[()]  # 0 for a record: every field zero, as in zarr-python
     if isinstance(value, str | list | tuple | dict):
         return parse_fill_value(value, dtype)
     raise MetadataError(f"fill_value {shown(value)} is not a valid {dtype} value")
