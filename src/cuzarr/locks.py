@@ -28,7 +28,7 @@ import os
 import struct
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -131,11 +131,11 @@ def _range_lock(fd: int, kind: int, start: int, length: int, wait: bool) -> None
     fcntl.fcntl(fd, fcntl.F_OFD_SETLKW if wait else fcntl.F_OFD_SETLK, request)
 
 
-# Per folder lock file held: (its path, descriptor, folders made for it, deepest first).
-_HeldFolder = tuple[str, int, list[str]]
+# A lock file held: (its path, descriptor, folders made for it, deepest first).
+_Held = tuple[str, int, list[str]]
 
 
-def _take_ranges(paths: list[str]) -> list[_HeldFolder]:
+def _take_ranges(paths: list[str]) -> list[_Held]:
     """Lock the objects whose per-object lock paths these are, as bytes of their folders'
     lock files, in name order; a StoreError (after letting go of what was taken) when
     that fails."""
@@ -143,7 +143,7 @@ def _take_ranges(paths: list[str]) -> list[_HeldFolder]:
     for path in paths:
         folder, name = os.path.split(path)
         by_folder.setdefault(folder, []).append(_byte_of(name))
-    held: list[_HeldFolder] = []
+    held: list[_Held] = []
     try:
         for folder in sorted(by_folder):
             held.append(_take_bytes(os.path.join(folder, FOLDER_LOCK), sorted(by_folder[folder])))
@@ -155,33 +155,15 @@ def _take_ranges(paths: list[str]) -> list[_HeldFolder]:
     return held
 
 
-def _take_bytes(path: str, offsets: list[int]) -> _HeldFolder:
-    made: list[str] = []
-    folder_races = 0
-    while True:
-        try:
-            fd = os.open(path, _LOCK_FLAGS, 0o666)
-        except FileNotFoundError:
-            # Another process may remove an (empty) folder it made as we make ours.
-            folder_races += 1
-            if folder_races > 8:
-                raise
-            missing = _missing_folders(os.path.dirname(path))
-            make_folders(os.path.dirname(path))
-            made = made or missing
-            continue
-        try:
-            for offset in offsets:
-                _range_lock(fd, fcntl.F_WRLCK, offset, 1, wait=True)
-        except BaseException:
-            os.close(fd)
-            raise
-        if os.fstat(fd).st_nlink:
-            return path, fd, made
-        os.close(fd)  # removed meanwhile by the one who made its folder: take the new one
+def _take_bytes(path: str, offsets: list[int]) -> _Held:
+    def lock(fd: int) -> None:
+        for offset in offsets:
+            _range_lock(fd, fcntl.F_WRLCK, offset, 1, wait=True)
+
+    return _open_locked(path, lock)
 
 
-def _release_ranges(held: list[_HeldFolder]) -> None:
+def _release_ranges(held: list[_Held]) -> None:
     for path, fd, made in reversed(held):
         _remove_if_unused(path, fd, made)
         os.close(fd)  # lets go of every byte locked through it
@@ -214,8 +196,6 @@ def _unlink_quietly(path: str) -> None:
 
 # -- elsewhere: a lock file per object, created for the lock and removed with it ----------
 
-# One lock held: (path, descriptor, folders made for it, deepest first).
-_Held = tuple[str, int, list[str]]
 _LOCK_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -225,7 +205,7 @@ def _take_all(paths: list[str]) -> list[_Held]:
     held: list[_Held] = []
     try:
         for path in paths:
-            held.append(_take(path, blocking=True))  # type: ignore[arg-type]
+            held.append(_take(path))
     except BaseException as e:
         _release_all(held)
         if isinstance(e, OSError) and not isinstance(e, StoreError):
@@ -234,9 +214,13 @@ def _take_all(paths: list[str]) -> list[_Held]:
     return held
 
 
-def _take(path: str, blocking: bool) -> _Held | None:
-    """The lock of the file now at ``path`` (made, with its folders, if missing); None
-    when ``blocking`` is false and another process holds it."""
+def _take(path: str) -> _Held:
+    return _open_locked(path, lambda fd: fcntl.flock(fd, fcntl.LOCK_EX))
+
+
+def _open_locked(path: str, lock: Callable[[int], None]) -> _Held:
+    """Open the file now at ``path`` (made, with its folders, if missing) and ``lock`` it:
+    (path, descriptor, folders made for it, deepest first)."""
     made: list[str] = []
     folder_races = 0
     while True:
@@ -252,10 +236,7 @@ def _take(path: str, blocking: bool) -> _Held | None:
             made = made or missing
             continue
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
+            lock(fd)
         except BaseException:
             os.close(fd)
             raise
