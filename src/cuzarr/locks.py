@@ -143,16 +143,11 @@ def _take_ranges(paths: list[str]) -> list[_Held]:
     for path in paths:
         folder, name = os.path.split(path)
         by_folder.setdefault(folder, []).append(_byte_of(name))
-    held: list[_Held] = []
-    try:
-        for folder in sorted(by_folder):
-            held.append(_take_bytes(os.path.join(folder, FOLDER_LOCK), sorted(by_folder[folder])))
-    except BaseException as e:
-        _release_ranges(held)
-        if isinstance(e, OSError) and not isinstance(e, StoreError):
-            raise StoreError(f"cannot lock objects in {folder} for writing: {e}") from e
-        raise
-    return held
+    return _take_each(
+        sorted(by_folder),
+        lambda folder: _take_bytes(os.path.join(folder, FOLDER_LOCK), sorted(by_folder[folder])),
+        _release_ranges,
+    )
 
 
 def _take_bytes(path: str, offsets: list[int]) -> _Held:
@@ -202,14 +197,24 @@ _LOCK_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 def _take_all(paths: list[str]) -> list[_Held]:
     """Lock each file in turn (callers give them in name order); on a failure, let go
     of those taken and raise a StoreError."""
+    return _take_each(paths, _take, _release_all)
+
+
+def _take_each(
+    places: list[str],
+    take: Callable[[str], _Held],
+    release: Callable[[list[_Held]], None],
+) -> list[_Held]:
+    """``take`` each place in the order given; on a failure, ``release`` what was taken
+    and raise a StoreError naming the place."""
     held: list[_Held] = []
     try:
-        for path in paths:
-            held.append(_take(path))
+        for place in places:
+            held.append(take(place))
     except BaseException as e:
-        _release_all(held)
+        release(held)
         if isinstance(e, OSError) and not isinstance(e, StoreError):
-            raise StoreError(f"cannot lock {path} for writing: {e}") from e
+            raise StoreError(f"cannot lock {place} for writing: {e}") from e
         raise
     return held
 
