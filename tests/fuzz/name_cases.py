@@ -348,22 +348,23 @@ def _delete(root: Any, name: Any) -> None:
     del root[name]
 
 
+GROUP_DOC = {"zarr_format": 3, "node_type": "group", "attributes": {}}
+
+
+def inline_group_doc(members: dict[str, Any]) -> dict[str, Any]:
+    """A v3 group document whose inline consolidated metadata lists ``members``."""
+    return {
+        **GROUP_DOC,
+        "consolidated_metadata": {"kind": "inline", "must_understand": False, "metadata": members},
+    }
+
+
 def _crafted_root(env: Env, name: str, fmt: Any) -> None:
     """A root whose consolidated metadata lists ``name`` as an array (and, below a group
     of that name, another array), written bypassing cuzarr."""
     array = _array_meta({"member": name})
-    group = {"zarr_format": 3, "node_type": "group", "attributes": {}}
     if fmt == 3:
-        doc = {
-            "zarr_format": 3,
-            "node_type": "group",
-            "attributes": {},
-            "consolidated_metadata": {
-                "kind": "inline",
-                "must_understand": False,
-                "metadata": {name: group, f"{name}/inner": array, "plain": array},
-            },
-        }
+        doc = inline_group_doc({name: GROUP_DOC, f"{name}/inner": array, "plain": array})
         env.put_raw("zarr.json", json.dumps(doc).encode())
         return
     v2_array = {

@@ -63,16 +63,7 @@ def consolidated_dotdot(folder: str) -> list:
         a[...] = 1
 
     def delete() -> None:
-        doc = {
-            "zarr_format": 3,
-            "node_type": "group",
-            "attributes": {},
-            "consolidated_metadata": {
-                "kind": "inline",
-                "must_understand": False,
-                "metadata": {"..": {"zarr_format": 3, "node_type": "group", "attributes": {}}},
-            },
-        }
+        doc = name_cases.inline_group_doc({"..": name_cases.GROUP_DOC})
         with open(os.path.join(store, "zarr.json"), "w") as f:
             json.dump(doc, f)
         del cuzarr.open_group(url, storage_options=so, mode="a")[".."]
