@@ -74,11 +74,14 @@ def member_folders(store: Store, path: str) -> list[str]:
 
 
 def _is_node_name(name: str) -> bool:
-    return (
-        bool(name)
-        and name not in (".", "..")
-        and not any(c in name for c in "/\\\0")
-    )
+    """One segment that the store key check accepts."""
+    if "/" in name:
+        return False
+    try:
+        check_key(name, "a node name")
+    except InvalidKeyError:
+        return False
+    return True
 
 
 def join_path(*parts: str) -> str:
